@@ -1,0 +1,85 @@
+# powercat: `make run` serves the catalogue, `make test` checks everything. See README.md.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+PG_TEST_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/powercat_test
+PYTEST_WORKERS ?= 2
+RESULTS := var/test-results
+
+.PHONY: help install install-dev run serve migrate seed test test-sqlite test-postgres lint fmt \
+        typecheck openapi lock bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "powercat needs Python 3.11 or newer (set PYTHON=...)")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+
+$(VENV)/.installed: $(BIN)/python requirements.lock pyproject.toml
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	@touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.lock
+	$(BIN)/pip install --quiet -r requirements-dev.lock
+	@touch $@
+
+install: $(VENV)/.installed ## create .venv and install the pinned runtime dependencies
+
+install-dev: $(VENV)/.installed-dev ## install the pinned development tools too
+
+migrate: install ## migrate the database (POWERCAT_DATABASE_URL, default var/powercat.db)
+	$(BIN)/powercat db upgrade
+
+seed: migrate ## load every list in seed/ (idempotent)
+	@if $(BIN)/powercat import --help >/dev/null 2>&1; then $(BIN)/powercat import seed/*.txt; \
+	else echo "importer not available yet: seed/ not loaded"; fi
+
+run: seed ## install, migrate, load seed/, serve on 127.0.0.1:8000
+	$(BIN)/powercat serve --host $(HOST) --port $(PORT)
+
+lint: install-dev ## ruff (lint + format check), mypy --strict, import-linter
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy app
+	$(BIN)/lint-imports
+
+fmt: install-dev ## format and auto-fix
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test-sqlite: install-dev
+	@mkdir -p $(RESULTS)
+	env -u POWERCAT_TEST_DATABASE_URL $(BIN)/pytest -n $(PYTEST_WORKERS) -m "not slow and not bench" \
+	    --junitxml=$(RESULTS)/sqlite.xml
+
+test-postgres: install-dev
+	@mkdir -p $(RESULTS)
+	@$(BIN)/python -m tests.pgcheck "$(PG_TEST_URL)"
+	POWERCAT_TEST_DATABASE_URL="$(PG_TEST_URL)" $(BIN)/pytest -n $(PYTEST_WORKERS) \
+	    -m "not slow and not bench" --junitxml=$(RESULTS)/postgres.xml \
+	    tests/integration tests/api tests/migrations tests/contract tests/cli
+
+test: lint test-sqlite test-postgres ## lint, type checks, and the whole suite on SQLite and PostgreSQL
+
+openapi: install ## regenerate openapi/openapi.json
+	$(BIN)/powercat openapi -o openapi/openapi.json
+
+lock: ## re-resolve requirements*.lock from pyproject.toml (needs the package index)
+	rm -rf var/lockenv && $(PYTHON) -m venv var/lockenv
+	var/lockenv/bin/pip install --quiet --upgrade "pip>=24"
+	var/lockenv/bin/pip install --quiet .
+	var/lockenv/bin/pip freeze --exclude powercat > requirements.lock
+	var/lockenv/bin/pip install --quiet ".[dev]"
+	var/lockenv/bin/pip freeze --exclude powercat > requirements-dev.lock
+	rm -rf var/lockenv
+
+clean: ## remove the virtualenv, caches and local data
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,0 +1,1 @@
+"""Database plumbing: the one engine factory and the dialect helpers."""

@@ -1,0 +1,76 @@
+"""The one engine factory: SQLite (embedded default) or PostgreSQL, chosen by URL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import make_url
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import NullPool
+
+from app.db import sqlite
+from app.errors import InvalidInputError
+from app.settings import Settings
+
+SUPPORTED_BACKENDS = ("sqlite", "postgresql")
+
+
+def parse_url(raw: str) -> URL:
+    """Parse and check a database URL; raises InvalidInputError with a one-line reason."""
+    try:
+        url = make_url(raw)
+    except Exception as exc:  # SQLAlchemy raises ArgumentError with the raw URL inside
+        raise InvalidInputError("database URL is not a valid SQLAlchemy URL") from exc
+    backend = url.get_backend_name()
+    if backend not in SUPPORTED_BACKENDS:
+        raise InvalidInputError(
+            f"unsupported database '{backend}': use sqlite+aiosqlite:// or postgresql+asyncpg://"
+        )
+    if backend == "sqlite" and url.get_driver_name() != "aiosqlite":
+        url = url.set(drivername="sqlite+aiosqlite")
+    if backend == "postgresql" and url.get_driver_name() != "asyncpg":
+        url = url.set(drivername="postgresql+asyncpg")
+    return url
+
+
+def create_engine(settings: Settings, *, url: str | None = None) -> AsyncEngine:
+    """Build the async engine for `url` (default: settings.database_url)."""
+    parsed = parse_url(url or settings.database_url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        # One file, many short connections: pooling buys little and NullPool never hands a
+        # connection across event loops (tests and the CLI run several loops).
+        engine = create_async_engine(parsed, poolclass=NullPool)
+        sqlite.install(engine, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+        return engine
+    return create_async_engine(
+        parsed,
+        pool_pre_ping=True,
+        pool_size=settings.db_pool_size,
+        max_overflow=0,
+        pool_timeout=settings.db_pool_timeout_s,
+        # READ COMMITTED (PostgreSQL's default, stated so nobody has to guess): writes are
+        # guarded by the item version column; exports open their own REPEATABLE READ transaction.
+        isolation_level="READ COMMITTED",
+        connect_args={
+            "server_settings": {"application_name": "powercat"},
+            "timeout": settings.db_pool_timeout_s,
+        },
+    )
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions that keep loaded attributes after commit (responses are built after it)."""
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def backend_name(engine: AsyncEngine) -> str:
+    return engine.dialect.name

@@ -1,0 +1,1 @@
+"""Pydantic contract models shared by the API and the services."""

@@ -1,0 +1,1 @@
+"""Use cases: no HTTP, no commit; whoever opens the session owns the transaction."""

@@ -1,0 +1,30 @@
+"""Settings from POWERCAT_* environment variables, read once and cached."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob the service has; the README lists them with their defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="POWERCAT_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///./var/powercat.db"
+    db_pool_size: int = Field(default=5, ge=1, le=100)
+    db_pool_timeout_s: float = Field(default=10.0, gt=0)
+    sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
+    public_read: bool = True
+    log_level: str = "INFO"
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    max_upload_bytes: int = Field(default=20 * 1_048_576, ge=1024)
+    cursor_secret: str = "powercat-dev-cursor-secret"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings; tests call get_settings.cache_clear() after changing env."""
+    return Settings()

@@ -1,0 +1,80 @@
+"""The powercat command as a user runs it: a real process, real exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.dbutil import drop_database, fresh_database
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=full_env,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture
+def empty_db(tmp_path: Path, worker_id: str) -> Iterator[str]:
+    url = fresh_database(f"cli{worker_id}", tmp_path)
+    yield url
+    drop_database(url)
+
+
+class TestDbCommands:
+    def test_upgrade_current_downgrade_round_trip(self, empty_db: str) -> None:
+        env = {"POWERCAT_DATABASE_URL": empty_db}
+        assert "not migrated" in run("db", "current", env=env).stdout
+        up = run("db", "upgrade", env=env)
+        assert up.returncode == 0, up.stderr
+        assert "(head)" in run("db", "current", env=env).stdout
+        down = run("db", "downgrade", "base", env=env)
+        assert down.returncode == 0, down.stderr
+        assert "not migrated" in run("db", "current", env=env).stdout
+
+    def test_unreachable_database_is_one_line_error(self) -> None:
+        r = run(
+            "db",
+            "upgrade",
+            env={"POWERCAT_DATABASE_URL": "postgresql+asyncpg://u:pw@127.0.0.1:1/x"},
+        )
+        assert r.returncode == 1
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1
+        assert lines[0].startswith("powercat: error: cannot reach the database")
+        assert "pw" not in r.stderr
+        assert "Traceback" not in r.stderr
+
+    def test_unsupported_database_url_is_one_line_error(self) -> None:
+        r = run("db", "current", env={"POWERCAT_DATABASE_URL": "mysql://x/y"})
+        assert r.returncode == 1
+        assert r.stderr.strip().splitlines() == [
+            "powercat: error: unsupported database 'mysql': use sqlite+aiosqlite:// or postgresql+asyncpg://"
+        ]
+
+
+class TestUsage:
+    @pytest.mark.parametrize("args", [[], ["db"], ["serve"], ["openapi"], ["db", "upgrade"]])
+    def test_every_command_has_help(self, args: list[str]) -> None:
+        r = run(*args, "--help")
+        assert r.returncode == 0
+        assert "Usage" in r.stdout
+
+    def test_missing_argument_exits_2(self) -> None:
+        r = run("db", "downgrade")
+        assert r.returncode == 2
+        assert "Traceback" not in r.stderr

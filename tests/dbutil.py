@@ -1,0 +1,65 @@
+"""Test databases: a fresh SQLite file or a fresh PostgreSQL database, migrated for real."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+from sqlalchemy import make_url, text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+TEST_URL_ENV = "POWERCAT_TEST_DATABASE_URL"
+
+
+def test_backend() -> str:
+    raw = os.environ.get(TEST_URL_ENV)
+    return make_url(raw).get_backend_name() if raw else "sqlite"
+
+
+async def _recreate_pg(url: str) -> None:
+    parsed = make_url(url)
+    admin = create_async_engine(
+        parsed.set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=None
+    )
+    try:
+        async with admin.connect() as conn:
+            name = parsed.database
+            if not (name and name.replace("_", "").isalnum()):
+                raise ValueError(f"test database name must be a word, got {name!r}")
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            # UTF-8 so that Chinese text and pg_trgm behave as in production.
+            await conn.execute(
+                text(
+                    f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0 "
+                    "LC_COLLATE 'C' LC_CTYPE 'C.UTF-8'"
+                )
+            )
+    finally:
+        await admin.dispose()
+
+
+async def _drop_pg(url: str) -> None:
+    parsed = make_url(url)
+    admin = create_async_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+    finally:
+        await admin.dispose()
+
+
+def fresh_database(name: str, tmp_dir: Path) -> str:
+    """A URL to a new, empty database called `name` (SQLite file in tmp_dir otherwise)."""
+    raw = os.environ.get(TEST_URL_ENV)
+    if not raw:
+        return f"sqlite+aiosqlite:///{tmp_dir / (name + '.db')}"
+    parsed = make_url(raw)
+    url = parsed.set(database=f"{parsed.database}_{name}").render_as_string(hide_password=False)
+    asyncio.run(_recreate_pg(url))
+    return url
+
+
+def drop_database(url: str) -> None:
+    if make_url(url).get_backend_name() == "postgresql":
+        asyncio.run(_drop_pg(url))
