@@ -2,12 +2,18 @@
 
     DomainError
     ├── NotFoundError             (404 at the edge)
-    │   └── ItemNotFoundError
+    │   ├── ItemNotFoundError
+    │   ├── ItemRevisionNotFoundError
+    │   ├── AgencyNotFoundError
+    │   └── ValidationRunNotFoundError
     ├── ConflictError             (409)
     │   └── AmbiguousCodeError
     ├── VersionMismatchError      (412)
     ├── InvalidInputError         (422)
-    │   └── ImportFormatError
+    │   ├── ImportFormatError
+    │   ├── ValidationFailedError
+    │   └── InvalidCursorError    (400)
+    ├── PreconditionRequiredError (428)
     ├── PayloadTooLargeError      (413)
     └── DatabaseUnavailableError  (503)
 
@@ -64,3 +70,29 @@ class PayloadTooLargeError(DomainError):
 
 class DatabaseUnavailableError(DomainError):
     code = "database.unavailable"
+
+
+class InvalidCursorError(InvalidInputError):
+    code = "cursor.invalid"
+
+
+class PreconditionRequiredError(DomainError):
+    code = "precondition_required"
+
+
+class ItemRevisionNotFoundError(NotFoundError):
+    code = "item_revision.not_found"
+
+
+class ValidationFailedError(InvalidInputError):
+    """A write would add an error-severity catalogue problem."""
+
+    code = "item.validation_failed"
+
+
+class AgencyNotFoundError(NotFoundError):
+    code = "agency.not_found"
+
+
+class ValidationRunNotFoundError(NotFoundError):
+    code = "validation_run.not_found"

@@ -9,8 +9,8 @@ from typing import Any
 from fastapi import FastAPI
 
 from app import __version__
-from app.api import api_router, problems
-from app.api.routes import docs, health
+from app.api import problems
+from app.api.routes import api_router, docs, health
 from app.db.engine import create_engine, create_sessionmaker
 from app.settings import Settings, get_settings
 
@@ -45,6 +45,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     problems.install(app)
     app.include_router(health.router)
-    app.include_router(api_router)
+    app.include_router(api_router())
     docs.install(app)
     return app

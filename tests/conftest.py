@@ -24,7 +24,7 @@ SEED_DIR = ROOT / "seed"
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Single-dialect tests run only on their database; the others are deselected, not skipped."""
-    backend = test_backend()
+    backend = {"postgresql": "postgres"}.get(test_backend(), test_backend())
     keep: list[pytest.Item] = []
     dropped: list[pytest.Item] = []
     for item in items:

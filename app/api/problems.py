@@ -27,6 +27,8 @@ STATUS_BY_ERROR: tuple[tuple[type[errors.DomainError], int], ...] = (
     (errors.VersionMismatchError, 412),
     (errors.ConflictError, 409),
     (errors.PayloadTooLargeError, 413),
+    (errors.PreconditionRequiredError, 428),
+    (errors.InvalidCursorError, 400),
     (errors.InvalidInputError, 422),
     (errors.DatabaseUnavailableError, 503),
 )
@@ -49,9 +51,15 @@ _CODE_BY_STATUS = {
     503: "service_unavailable",
 }
 
+
+def problem_doc(description: str) -> dict[str, Any]:
+    """An OpenAPI `responses` entry whose body is a problem document."""
+    return {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}, "description": description}
+
+
 # Documented on every router, so the OpenAPI document shows the real error body.
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}, "description": desc}
+    status: problem_doc(desc)
     for status, desc in {
         422: "The request is invalid (problem+json with `errors`).",
         500: "Unexpected server error (generic problem+json; details only in the log).",

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Generic, TypeVar
+
 from pydantic import BaseModel, Field
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a listing; pass `next_cursor` as `cursor` for the next (null: no more)."""
+
+    items: list[T]
+    next_cursor: str | None = Field(description="opaque cursor of the next page, null at the end")
 
 
 class ProblemFieldError(BaseModel):

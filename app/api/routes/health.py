@@ -9,10 +9,10 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from app.api.deps import EngineDep
-from app.api.problems import PROBLEM_MEDIA_TYPE, problem_response
+from app.api.problems import problem_doc, problem_response
 from app.db import migrations
 from app.db.engine import backend_name
-from app.schemas.common import Health, Problem
+from app.schemas.common import Health
 
 log = logging.getLogger("powercat.health")
 
@@ -31,13 +31,7 @@ async def get_health() -> Health:
     "/readyz",
     response_model=Health,
     summary="Readiness",
-    responses={
-        503: {
-            "model": Problem,
-            "content": {PROBLEM_MEDIA_TYPE: {}},
-            "description": "database unreachable or not migrated to the head revision",
-        }
-    },
+    responses={503: problem_doc("database unreachable or not migrated to the head revision")},
 )
 async def get_readiness(engine: EngineDep) -> Health | JSONResponse:
     """The database answers and is migrated to the revision this code expects."""

@@ -46,6 +46,8 @@ class ParsedItem:
     line: int  # 1-based first line of the item in the source file
     line_end: int  # 1-based last line
     page: int | None = None
+    # Set by layouts that carry the agency per row (exports of a whole catalogue).
+    agency: str | None = None
 
 
 @dataclass(slots=True)

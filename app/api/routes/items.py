@@ -1,0 +1,258 @@
+"""Items (权力事项): read, find by code, list, and versioned writes with If-Match."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Path, Query, Response
+
+from app.api.deps import ActorDep, IfMatchDep, SessionDep, SettingsDep
+from app.api.problems import PROBLEM_RESPONSES, problem_doc
+from app.db.sqlite import write_transaction
+from app.enums import ItemStatus
+from app.schemas.common import Page
+from app.schemas.items import (
+    CODE_PATTERN,
+    ItemCreate,
+    ItemDiff,
+    ItemFilter,
+    ItemRead,
+    ItemRevisionRead,
+    ItemStatusLiteral,
+    ItemUpdate,
+)
+from app.services import items
+from app.services.revisions import Actor
+
+router = APIRouter(prefix="/items", tags=["items"])
+
+ItemId = Annotated[int, Path(ge=1, le=2_147_483_647, description="the item's stable id")]
+Version = Annotated[int, Path(ge=1, le=2_147_483_647, description="a version of the item")]
+
+
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: problem_doc("no item with this id")}
+WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **PROBLEM_RESPONSES,
+    **NOT_FOUND,
+    412: problem_doc("If-Match names an older version; the problem carries `current_etag`"),
+    428: problem_doc("If-Match header missing"),
+}
+
+
+def _etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def _with_etag(item: ItemRead, response: Response) -> ItemRead:
+    response.headers["ETag"] = _etag(item.version)
+    return item
+
+
+def _reason(body_reason: str | None, actor: Actor) -> Actor:
+    return Actor(actor.name, body_reason or actor.reason, actor.request_id)
+
+
+@router.get("", response_model=Page[ItemRead], summary="List items", responses=PROBLEM_RESPONSES)
+async def list_items(
+    session: SessionDep,
+    settings: SettingsDep,
+    agency: Annotated[int | None, Query(ge=1, le=2_147_483_647, description="agency id")] = None,
+    power_type: Annotated[
+        str | None, Query(pattern=r"^(0[0-9]|10|20)$", description="power type code")
+    ] = None,
+    status: Annotated[ItemStatusLiteral | None, Query(description="active or withdrawn")] = None,
+    q: Annotated[
+        str | None, Query(min_length=1, max_length=100, description="Chinese full-text term")
+    ] = None,
+    local_code: Annotated[
+        str | None, Query(min_length=31, max_length=33, description="exact local code")
+    ] = None,
+    updated_since: Annotated[
+        datetime | None, Query(description="only items changed at or after (RFC 3339)")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000, description="page size")] = 100,
+    cursor: Annotated[
+        str | None, Query(max_length=512, description="next_cursor of the previous page")
+    ] = None,
+) -> Page[ItemRead]:
+    """Items in id order, filtered; follow `next_cursor` for the next page."""
+    filters = ItemFilter(
+        agency=agency,
+        power_type=power_type,
+        status=status,
+        q=q,
+        local_code=local_code,
+        updated_since=updated_since,
+    )
+    return await items.list_items(
+        session, filters=filters, limit=limit, cursor=cursor, secret=settings.cursor_secret
+    )
+
+
+@router.get(
+    "/by-code/{local_code}",
+    response_model=ItemRead,
+    summary="Get an item by its local code",
+    responses={
+        **PROBLEM_RESPONSES,
+        404: problem_doc("no item carries this code"),
+        409: problem_doc("several items carry this code; `candidates` lists them"),
+    },
+)
+async def get_item_by_code(
+    session: SessionDep,
+    response: Response,
+    local_code: Annotated[
+        str, Path(min_length=31, max_length=33, pattern=CODE_PATTERN, description="地方权力编码")
+    ],
+    sub_code: Annotated[
+        str | None,
+        Query(min_length=31, max_length=33, pattern=CODE_PATTERN, description="子项地方权力编码"),
+    ] = None,
+) -> ItemRead:
+    """The item with this local code (and sub-item code); 409 lists candidates when ambiguous."""
+    item = await items.get_by_code(session, local_code=local_code, sub_code=sub_code)
+    return _with_etag(item, response)
+
+
+@router.get(
+    "/{item_id}",
+    response_model=ItemRead,
+    summary="Get an item",
+    responses={**PROBLEM_RESPONSES, **NOT_FOUND, 304: {"description": "not modified"}},
+)
+async def get_item(
+    session: SessionDep,
+    item_id: ItemId,
+    response: Response,
+    if_none_match: Annotated[str | None, Header(max_length=200)] = None,
+) -> Any:
+    """The item's current state, with its version as ETag (If-None-Match gives 304)."""
+    item = await items.get(session, item_id=item_id)
+    etag = _etag(item.version)
+    if if_none_match and (
+        if_none_match.strip() == "*"
+        or etag in [t.strip().removeprefix("W/") for t in if_none_match.split(",")]
+    ):
+        return Response(status_code=304, headers={"ETag": etag})
+    return _with_etag(item, response)
+
+
+@router.post(
+    "",
+    response_model=ItemRead,
+    status_code=201,
+    summary="Create an item",
+    responses=PROBLEM_RESPONSES,
+)
+async def create_item(
+    session: SessionDep, body: ItemCreate, actor: ActorDep, response: Response
+) -> ItemRead:
+    """Add an item at version 1; Location and ETag name it."""
+    with write_transaction():
+        item = await items.create(session, data=body, actor=_reason(body.reason, actor))
+    response.headers["Location"] = f"/api/v1/items/{item.id}"
+    return _with_etag(item, response)
+
+
+@router.patch(
+    "/{item_id}", response_model=ItemRead, summary="Update an item", responses=WRITE_RESPONSES
+)
+async def update_item(
+    session: SessionDep,
+    item_id: ItemId,
+    body: ItemUpdate,
+    expected: IfMatchDep,
+    actor: ActorDep,
+    response: Response,
+) -> ItemRead:
+    """Change fields of the version named by If-Match; 412 when someone changed it first."""
+    with write_transaction():
+        item = await items.update(
+            session,
+            item_id=item_id,
+            expected_version=expected,
+            data=body,
+            actor=_reason(body.reason, actor),
+        )
+    return _with_etag(item, response)
+
+
+@router.delete(
+    "/{item_id}", response_model=ItemRead, summary="Withdraw an item", responses=WRITE_RESPONSES
+)
+async def withdraw_item(
+    session: SessionDep, item_id: ItemId, expected: IfMatchDep, actor: ActorDep, response: Response
+) -> ItemRead:
+    """Withdraw the item (status withdrawn); its history is kept and it can be restored."""
+    with write_transaction():
+        item = await items.set_status(
+            session,
+            item_id=item_id,
+            expected_version=expected,
+            status=ItemStatus.WITHDRAWN,
+            actor=actor,
+        )
+    return _with_etag(item, response)
+
+
+@router.post(
+    "/{item_id}/restore",
+    response_model=ItemRead,
+    summary="Restore a withdrawn item",
+    responses=WRITE_RESPONSES,
+)
+async def restore_item(
+    session: SessionDep, item_id: ItemId, expected: IfMatchDep, actor: ActorDep, response: Response
+) -> ItemRead:
+    """Make a withdrawn item active again (a new version)."""
+    with write_transaction():
+        item = await items.set_status(
+            session,
+            item_id=item_id,
+            expected_version=expected,
+            status=ItemStatus.ACTIVE,
+            actor=actor,
+        )
+    return _with_etag(item, response)
+
+
+@router.get(
+    "/{item_id}/revisions",
+    response_model=list[ItemRevisionRead],
+    summary="List an item's revisions",
+    responses={**PROBLEM_RESPONSES, **NOT_FOUND},
+)
+async def list_item_revisions(session: SessionDep, item_id: ItemId) -> list[ItemRevisionRead]:
+    """Every revision, oldest first: version, time, actor, reason, changed fields, full state."""
+    return await items.list_revisions(session, item_id=item_id)
+
+
+@router.get(
+    "/{item_id}/revisions/{version}",
+    response_model=ItemRevisionRead,
+    summary="Get one revision",
+    responses={**PROBLEM_RESPONSES, 404: problem_doc("no such item or version")},
+)
+async def get_item_revision(
+    session: SessionDep, item_id: ItemId, version: Version
+) -> ItemRevisionRead:
+    """The item as it was at `version`."""
+    return await items.get_revision(session, item_id=item_id, version=version)
+
+
+@router.get(
+    "/{item_id}/diff",
+    response_model=ItemDiff,
+    summary="Diff two versions",
+    responses={**PROBLEM_RESPONSES, 404: problem_doc("no such item or version")},
+)
+async def diff_item_versions(
+    session: SessionDep,
+    item_id: ItemId,
+    from_: Annotated[int, Query(alias="from", ge=1, le=2_147_483_647)],
+    to: Annotated[int, Query(ge=1, le=2_147_483_647)],
+) -> ItemDiff:
+    """Field-level changes from one version to another."""
+    return await items.diff(session, item_id=item_id, from_version=from_, to_version=to)

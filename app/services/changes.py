@@ -1,0 +1,74 @@
+"""The change feed: every create, update, withdrawal and restore, in an order no consumer misses."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, or_, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.dialect import feed_horizon
+from app.errors import InvalidCursorError
+from app.models import Agency, Change, Item, ItemRevision
+from app.schemas.changes import ChangePage, ChangeRead
+from app.schemas.items import AgencyRef
+from app.services import cursors
+from app.services.items import revision_item
+
+FEED_CURSOR = "changes"
+
+
+async def list_changes(
+    session: AsyncSession, *, after: str | None, limit: int, secret: str
+) -> ChangePage:
+    """Changes after the cursor, ordered by (transaction, position).
+
+    On PostgreSQL a position is taken before its transaction commits, so a later position can
+    become visible before an earlier one. The feed therefore orders by the writer's transaction id
+    and only hands out changes of transactions older than every transaction still running
+    (the snapshot's xmin): nothing can later appear before the cursor. SQLite serialises writers,
+    so there the position alone is the commit order.
+
+    Raises:
+        InvalidCursorError: the cursor is not one this service made.
+    """
+    order_txid = func.coalesce(Change.txid, 0)
+    stmt = (
+        select(Change, ItemRevision.snapshot, ItemRevision.actor, ItemRevision.reason, Agency)
+        .join(ItemRevision, ItemRevision.id == Change.revision_id)
+        # An item's agency never changes (ItemUpdate has no agency), so the current one is right.
+        .join(Item, Item.id == Change.item_id)
+        .join(Agency, Agency.id == Item.agency_id)
+    )
+    if after:
+        values = cursors.decode(after, kind=FEED_CURSOR, secret=secret)
+        if len(values) != 2 or not all(isinstance(v, int) for v in values):
+            raise InvalidCursorError("the cursor is not valid")
+        stmt = stmt.where(tuple_(order_txid, Change.id) > tuple_(values[0], values[1]))
+    horizon = await feed_horizon(session)
+    if horizon is not None:
+        xmin, own = horizon
+        stmt = stmt.where(or_(order_txid < xmin, Change.txid == own) if own else order_txid < xmin)
+    rows = (await session.execute(stmt.order_by(order_txid, Change.id).limit(limit + 1))).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    changes = [
+        ChangeRead(
+            position=change.id,
+            kind=change.kind.value,
+            item_id=change.item_id,
+            version=change.version,
+            changed_at=change.changed_at,
+            actor=actor,
+            reason=reason,
+            item=revision_item(
+                snapshot, AgencyRef.model_validate(agency, from_attributes=True), change.changed_at
+            ),
+        )
+        for change, snapshot, actor, reason, agency in rows
+    ]
+    if rows:
+        last = rows[-1][0]
+        next_cursor = cursors.encode([last.txid or 0, last.id], kind=FEED_CURSOR, secret=secret)
+    else:
+        # Nothing new yet: the same position, so a consumer can keep polling with it.
+        next_cursor = after or cursors.encode([0, 0], kind=FEED_CURSOR, secret=secret)
+    return ChangePage(changes=changes, next_cursor=next_cursor, has_more=more)

@@ -1,0 +1,303 @@
+"""The import service: one file in, whole or not at all, with a report of what it did."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import anyio.to_thread
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.enums import ChangeKind, ImportStatus, ItemStatus
+from app.errors import ImportFormatError
+from app.models import Agency, ImportBatch, Item
+from app.models.types import utcnow
+from app.schemas.imports import (
+    ImportCounts,
+    ImportedItemRef,
+    ImportProblem,
+    ImportReport,
+)
+from app.services import revisions
+from app.services.importers import matching, registry
+from app.services.importers.prepare import CONTENT_FIELDS, AgencyInfo, PreparedItem, prepare
+from app.services.importers.records import ParseProblem
+from app.services.revisions import Actor
+
+ProgressFn = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ImportRequest:
+    file_name: str
+    data: bytes
+    format: str = "auto"
+    agency: str | None = None
+    dry_run: bool = False
+    withdraw_missing: bool = False
+
+
+def _key(values: dict[str, Any]) -> matching.Key:
+    return matching.Key(
+        values.get("local_code"),
+        values.get("sub_local_code"),
+        values.get("name") or "",
+        values.get("sub_item_name"),
+        values.get("seq"),
+    )
+
+
+def _item_key(item: Item) -> matching.Key:
+    return matching.Key(
+        item.local_code, item.sub_local_code, item.name, item.sub_item_name, item.seq
+    )
+
+
+def _import_key(values: dict[str, Any]) -> str:
+    parts = (values.get("local_code") or "", values.get("sub_local_code") or "", values["name"])
+    return "|".join(parts)[:200]
+
+
+def _problem(file: str, p: ParseProblem) -> ImportProblem:
+    severity = p.severity if p.severity in {"error", "warning", "info"} else "warning"
+    return ImportProblem(
+        severity=severity,
+        code=p.code,
+        message=p.message,
+        file=file,
+        line=p.line,
+        line_end=p.line_end,
+        field=p.field,
+    )
+
+
+def _ref(
+    item: Item | None, values: dict[str, Any] | None = None, line: int | None = None
+) -> ImportedItemRef:
+    if item is not None:
+        return ImportedItemRef(
+            id=item.id, seq=item.seq, name=item.name, local_code=item.local_code, line=line
+        )
+    assert values is not None
+    return ImportedItemRef(
+        id=None,
+        seq=values.get("seq"),
+        name=values["name"],
+        local_code=values.get("local_code"),
+        line=line,
+    )
+
+
+async def _agency(session: AsyncSession, info: AgencyInfo, *, create: bool) -> Agency | None:
+    agency = await session.scalar(select(Agency).where(Agency.name == info.name))
+    if agency is None and create:
+        agency = Agency(
+            name=info.name,
+            credit_code=info.credit_code,
+            division_code=info.division_code,
+            level=info.level,
+        )
+        session.add(agency)
+        await session.flush()
+    elif agency is not None and create:
+        # Fill what an earlier list without codes could not tell; never overwrite what is known.
+        agency.credit_code = agency.credit_code or info.credit_code
+        agency.division_code = agency.division_code or info.division_code
+        agency.level = agency.level or info.level
+    return agency
+
+
+def _source(file_name: str, prepared: PreparedItem) -> dict[str, Any]:
+    return {
+        "source_file": file_name,
+        "source_line": prepared.line,
+        "source_line_end": prepared.line_end,
+        "source_page": prepared.page,
+        "source_raw": {"cells": prepared.raw},
+    }
+
+
+def _differs(item: Item, values: dict[str, Any]) -> list[str]:
+    return [name for name in CONTENT_FIELDS if getattr(item, name) != values.get(name)]
+
+
+@dataclass(slots=True)
+class _Plan:
+    """What an import would do, worked out before anything is written."""
+
+    counts: ImportCounts
+    create: list[tuple[PreparedItem, Agency | None]]
+    # (stored item, kind, the row that replaces it, or None for a withdrawal)
+    modify: list[tuple[Item, ChangeKind, PreparedItem | None]]
+    changed: list[ImportedItemRef]
+    vanished: list[ImportedItemRef]
+
+
+async def _plan(
+    session: AsyncSession,
+    prepared_items: list[PreparedItem],
+    agencies: dict[str, AgencyInfo],
+    request: ImportRequest,
+    progress: ProgressFn | None,
+) -> _Plan:
+    plan = _Plan(ImportCounts(items=len(prepared_items)), [], [], [], [])
+    by_agency: dict[str, list[PreparedItem]] = {}
+    for row in prepared_items:
+        by_agency.setdefault(row.agency, []).append(row)
+    done = 0
+    for agency_name, rows in by_agency.items():
+        agency = await _agency(session, agencies[agency_name], create=not request.dry_run)
+        existing: list[Item] = []
+        if agency is not None:
+            stmt = select(Item).where(Item.agency_id == agency.id).order_by(Item.id)
+            existing = list((await session.scalars(stmt)).all())
+        pairs = matching.match([_key(r.values) for r in rows], [_item_key(i) for i in existing])
+        for index, row in enumerate(rows):
+            done += 1
+            if progress is not None:
+                progress(done, plan.counts.items)
+            if index not in pairs:
+                plan.counts.new += 1
+                plan.create.append((row, agency))
+                continue
+            item = existing[pairs[index]]
+            restored = item.status == ItemStatus.WITHDRAWN
+            if not restored and not _differs(item, row.values):
+                plan.counts.unchanged += 1
+                continue
+            if restored:
+                plan.counts.restored += 1
+            else:
+                plan.counts.changed += 1
+            plan.changed.append(_ref(item, line=row.line))
+            plan.modify.append((item, ChangeKind.RESTORE if restored else ChangeKind.UPDATE, row))
+        matched = set(pairs.values())
+        for position, item in enumerate(existing):
+            if position in matched or item.status != ItemStatus.ACTIVE:
+                continue
+            plan.counts.vanished += 1
+            plan.vanished.append(_ref(item))
+            if request.withdraw_missing:
+                plan.counts.withdrawn += 1
+                plan.modify.append((item, ChangeKind.WITHDRAW, None))
+    return plan
+
+
+async def _apply(
+    session: AsyncSession, plan: _Plan, request: ImportRequest, batch: ImportBatch, actor: Actor
+) -> None:
+    created: list[Item] = []
+    for row, agency in plan.create:
+        assert agency is not None  # agencies exist unless this is a dry run
+        created.append(
+            Item(
+                agency_id=agency.id,
+                status=ItemStatus.ACTIVE,
+                import_key=_import_key(row.values),
+                import_batch_id=batch.id,
+                **{name: row.values.get(name) for name in CONTENT_FIELDS},
+                **_source(request.file_name, row),
+            )
+        )
+    # New items go out as batched INSERT ... RETURNING (SQLAlchemy's insertmanyvalues).
+    session.add_all(created)
+    befores: list[dict[str, Any]] = []
+    for item, _kind, replacement in plan.modify:
+        befores.append(revisions.snapshot(item))
+        if replacement is None:
+            item.status = ItemStatus.WITHDRAWN
+        else:
+            for name in CONTENT_FIELDS:
+                setattr(item, name, replacement.values.get(name))
+            for name, value in _source(request.file_name, replacement).items():
+                setattr(item, name, value)
+            item.status = ItemStatus.ACTIVE
+            item.import_batch_id = batch.id
+    await session.flush()
+
+    records: list[tuple[Item, ChangeKind, list[str]]] = [
+        (item, ChangeKind.CREATE, list(revisions.SNAPSHOT_FIELDS)) for item in created
+    ]
+    for (item, kind, _row), before in zip(plan.modify, befores, strict=True):
+        records.append((item, kind, revisions.changed_fields(before, revisions.snapshot(item))))
+    await revisions.record(
+        session,
+        records,
+        actor=Actor(actor.name, actor.reason or f"import {request.file_name}", actor.request_id),
+        import_batch_id=batch.id,
+        at=batch.started_at,
+    )
+
+
+async def run(
+    session: AsyncSession,
+    request: ImportRequest,
+    *,
+    actor: Actor,
+    progress: ProgressFn | None = None,
+) -> ImportReport:
+    """Import one file in the caller's transaction; a dry run or a file with no news writes nothing.
+
+    Raises:
+        ImportFormatError: the file cannot be read as any supported layout, or has unreadable rows.
+    """
+    sha256 = hashlib.sha256(request.data).hexdigest()
+    # Parsing is CPU work: keep it off the event loop so a server stays responsive.
+    fmt, parsed = await anyio.to_thread.run_sync(registry.read, request.data, request.format)
+    prepared = await anyio.to_thread.run_sync(lambda: prepare(parsed, agency=request.agency))
+    problems = [_problem(request.file_name, p) for p in prepared.problems]
+    unreadable = [p for p in problems if p.severity == "error"]
+    if unreadable and not request.dry_run:
+        # A row that cannot be read means the file is damaged (truncated, misaligned): storing the
+        # rest would silently lose that row, so the whole file is refused.
+        first = unreadable[0]
+        more = f" (and {len(unreadable) - 1} more)" if len(unreadable) > 1 else ""
+        raise ImportFormatError(
+            f"line {first.line}: {first.message}{more}",
+            details={"problems": [p.model_dump(mode="json") for p in unreadable[:100]]},
+        )
+    plan = await _plan(session, prepared.items, prepared.agencies, request, progress)
+    plan.counts.warnings = sum(1 for p in problems if p.severity == "warning")
+    plan.counts.errors = sum(1 for p in problems if p.severity == "error")
+    report = ImportReport(
+        batch_id=None,
+        file=request.file_name,
+        sha256=sha256,
+        format=fmt,
+        dry_run=request.dry_run,
+        status="dry_run",
+        agencies=sorted(prepared.agencies),
+        counts=plan.counts,
+        problems=problems,
+        changed=plan.changed,
+        vanished=plan.vanished,
+    )
+    if request.dry_run:
+        return report
+    if not (plan.create or plan.modify):
+        report.status = "unchanged"
+        return report
+
+    batch = ImportBatch(
+        file_name=request.file_name[:255],
+        sha256=sha256,
+        format=fmt,
+        status=ImportStatus.RUNNING,
+        is_dry_run=False,
+        actor=actor.name,
+        started_at=utcnow(),
+    )
+    session.add(batch)
+    await session.flush()
+    await _apply(session, plan, request, batch, actor)
+    report.batch_id = batch.id
+    report.status = "imported"
+    batch.status = ImportStatus.SUCCEEDED
+    batch.counts = plan.counts.model_dump()
+    batch.report = report.model_dump(mode="json")
+    batch.finished_at = utcnow()
+    await session.flush()
+    return report

@@ -1,0 +1,387 @@
+"""Item use cases: read, find by code, list, create, update, withdraw, restore, revisions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.enums import ChangeKind, ItemStatus
+from app.errors import (
+    AmbiguousCodeError,
+    InvalidCursorError,
+    InvalidInputError,
+    ItemNotFoundError,
+    ItemRevisionNotFoundError,
+    VersionMismatchError,
+)
+from app.models import Agency, Item, ItemRevision
+from app.models.types import utcnow
+from app.schemas.common import Page
+from app.schemas.items import (
+    AgencyRef,
+    FieldChange,
+    ItemCreate,
+    ItemDiff,
+    ItemFilter,
+    ItemRead,
+    ItemRevisionRead,
+    ItemUpdate,
+)
+from app.services import cursors, power_types, queries, revisions
+from app.services.citations import extract_citations
+from app.services.revisions import Actor
+from app.services.text import clean_text, normalize_code, normalize_label
+
+REQUIRED_FIELDS = (
+    "name",
+    "power_type",
+    "exercising_body",
+    "legal_basis",
+    "responsibilities",
+    "accountability",
+)
+_LABEL_FIELDS = ("name", "sub_item_name", "exercising_body", "handling_unit")
+_TEXT_FIELDS = ("legal_basis", "responsibilities", "accountability", "remarks")
+_CODE_FIELDS = ("local_code", "sub_local_code")
+LIST_CURSOR = "items"
+
+
+# --- reads ---------------------------------------------------------------------------------------
+
+
+async def find(session: AsyncSession, *, item_id: int) -> ItemRead | None:
+    rows = await queries.fetch_items(session, queries.item_select().where(Item.id == item_id))
+    return rows[0] if rows else None
+
+
+async def get(session: AsyncSession, *, item_id: int) -> ItemRead:
+    """The item's current state.
+
+    Raises:
+        ItemNotFoundError: no item has that id.
+    """
+    item = await find(session, item_id=item_id)
+    if item is None:
+        raise ItemNotFoundError(f"item {item_id} does not exist")
+    return item
+
+
+async def get_by_code(
+    session: AsyncSession, *, local_code: str, sub_code: str | None = None
+) -> ItemRead:
+    """The one item with this local code (and sub-item code); active items win over withdrawn.
+
+    Raises:
+        ItemNotFoundError: no item carries the code.
+        AmbiguousCodeError: several items carry it; `details["candidates"]` lists them.
+    """
+    code = normalize_code(local_code) or ""
+    stmt = queries.item_select().where(Item.local_code == code).order_by(Item.id)
+    if sub_code is not None:
+        stmt = stmt.where(Item.sub_local_code == normalize_code(sub_code))
+    found = await queries.fetch_items(session, stmt)
+    active = [i for i in found if i.status == "active"] or found
+    if not active:
+        raise ItemNotFoundError("no item carries this code")
+    if len(active) > 1:
+        raise AmbiguousCodeError(
+            f"{len(active)} items carry this code: choose one by id",
+            details={
+                "candidates": [
+                    {"id": i.id, "seq": i.seq, "agency": i.agency.name, "name": i.name}
+                    for i in active
+                ]
+            },
+        )
+    return active[0]
+
+
+def _filtered(stmt: Select[Any], f: ItemFilter) -> Select[Any]:
+    if f.agency is not None:
+        stmt = stmt.where(Item.agency_id == f.agency)
+    if f.power_type is not None:
+        stmt = stmt.where(Item.power_type_code == f.power_type)
+    if f.status is not None:
+        stmt = stmt.where(Item.status == ItemStatus(f.status))
+    if f.local_code is not None:
+        stmt = stmt.where(Item.local_code == normalize_code(f.local_code))
+    if f.updated_since is not None:
+        stmt = stmt.where(Item.updated_at >= f.updated_since.astimezone(UTC))
+    return stmt
+
+
+async def list_items(
+    session: AsyncSession, *, filters: ItemFilter, limit: int, cursor: str | None, secret: str
+) -> Page[ItemRead]:
+    """One page of items in id order (keyset pagination: stable while items are added).
+
+    Raises:
+        InvalidCursorError: the cursor is not one this service made.
+    """
+    stmt = _filtered(queries.item_select(), filters)
+    if cursor:
+        (after_id,) = cursors.decode(cursor, kind=LIST_CURSOR, secret=secret)
+        if not isinstance(after_id, int):
+            raise InvalidCursorError("the cursor is not valid")
+        stmt = stmt.where(Item.id > after_id)
+    rows = await queries.fetch_items(session, stmt.order_by(Item.id).limit(limit + 1))
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = cursors.encode([rows[-1].id], kind=LIST_CURSOR, secret=secret)
+    return Page[ItemRead](items=rows, next_cursor=next_cursor)
+
+
+# --- writes --------------------------------------------------------------------------------------
+
+
+def _cleaned(changes: dict[str, Any]) -> dict[str, Any]:
+    """Apply the catalogue's text standard to written values (as imports do)."""
+    out: dict[str, Any] = {}
+    for name, value in changes.items():
+        if name in _LABEL_FIELDS:
+            out[name] = normalize_label(value)
+        elif name in _TEXT_FIELDS:
+            out[name] = clean_text(value)
+        elif name in _CODE_FIELDS:
+            out[name] = normalize_code(value)
+        else:
+            out[name] = value
+    if "power_type" in out:
+        code = out.pop("power_type")
+        out["power_type_code"] = code
+        if "power_type_raw" not in changes or changes["power_type_raw"] is None:
+            out["power_type_raw"] = power_types.standard_labels().get(code) if code else None
+    if "legal_basis" in out:
+        out["legal_citations"] = [c.as_dict() for c in extract_citations(out["legal_basis"])]
+    return out
+
+
+def _require_fields(changes: dict[str, Any]) -> None:
+    missing = [name for name in REQUIRED_FIELDS if name in changes and not changes[name]]
+    if missing:
+        raise InvalidInputError(
+            "required fields cannot be empty",
+            details={
+                "errors": [
+                    {"pointer": f"/body/{name}", "message": "this field is required"}
+                    for name in missing
+                ]
+            },
+        )
+
+
+async def _load_for_write(
+    session: AsyncSession, item_id: int, expected_version: int | None
+) -> Item:
+    # FOR UPDATE makes a concurrent PostgreSQL writer wait and then see the new version; SQLite
+    # renders nothing and relies on BEGIN IMMEDIATE plus the version column.
+    item = await session.scalar(select(Item).where(Item.id == item_id).with_for_update())
+    if item is None:
+        raise ItemNotFoundError(f"item {item_id} does not exist")
+    # None is If-Match: * (any current version).
+    if expected_version is not None and item.version != expected_version:
+        raise VersionMismatchError(
+            f"the item is at version {item.version}, not {expected_version}",
+            details={"current_etag": f'"{item.version}"'},
+        )
+    return item
+
+
+async def _save(
+    session: AsyncSession, item: Item, kind: ChangeKind, before: dict[str, Any], actor: Actor
+) -> ItemRead:
+    now = utcnow()
+    item.updated_at = now
+    try:
+        await session.flush()
+    except StaleDataError as exc:  # another writer got there between our read and our write
+        raise VersionMismatchError("the item was changed by someone else") from exc
+    fields = (
+        list(revisions.SNAPSHOT_FIELDS)
+        if kind == ChangeKind.CREATE
+        else revisions.changed_fields(before, revisions.snapshot(item))
+    )
+    await revisions.record(session, [(item, kind, fields)], actor=actor, at=now)
+    return await get(session, item_id=item.id)
+
+
+async def create(session: AsyncSession, *, data: ItemCreate, actor: Actor) -> ItemRead:
+    """Add an item (version 1) and its first revision.
+
+    Raises:
+        InvalidInputError: the agency does not exist or a required field is empty.
+    """
+    if await session.get(Agency, data.agency_id) is None:
+        raise InvalidInputError(
+            "the agency does not exist",
+            details={"errors": [{"pointer": "/body/agency_id", "message": "unknown agency"}]},
+        )
+    values = data.model_dump(exclude={"reason"})
+    _require_fields(values)
+    values = _cleaned(values)
+    _require_fields({k: values.get(k) for k in REQUIRED_FIELDS if k != "power_type"})
+    item = Item(status=ItemStatus.ACTIVE, **values)
+    session.add(item)
+    return await _save(session, item, ChangeKind.CREATE, {}, actor)
+
+
+async def update(
+    session: AsyncSession,
+    *,
+    item_id: int,
+    expected_version: int | None,
+    data: ItemUpdate,
+    actor: Actor,
+) -> ItemRead:
+    """Change the given fields (absent ones stay; null clears an optional one).
+
+    Raises:
+        ItemNotFoundError, VersionMismatchError, InvalidInputError.
+    """
+    item = await _load_for_write(session, item_id, expected_version)
+    changes = data.model_dump(exclude_unset=True, exclude={"reason"})
+    _require_fields(changes)
+    changes = _cleaned(changes)
+    _require_fields({k: v for k, v in changes.items() if k in REQUIRED_FIELDS})
+    before = revisions.snapshot(item)
+    for name, value in changes.items():
+        setattr(item, name, value)
+    if not revisions.changed_fields(before, revisions.snapshot(item)):
+        return await get(session, item_id=item_id)  # nothing changes, so no new version
+    return await _save(session, item, ChangeKind.UPDATE, before, actor)
+
+
+async def set_status(
+    session: AsyncSession,
+    *,
+    item_id: int,
+    expected_version: int | None,
+    status: ItemStatus,
+    actor: Actor,
+) -> ItemRead:
+    """Withdraw or restore an item; nothing is ever erased. Same status again is a no-op.
+
+    Raises:
+        ItemNotFoundError, VersionMismatchError.
+    """
+    item = await _load_for_write(session, item_id, expected_version)
+    if item.status == status:
+        return await get(session, item_id=item_id)
+    before = revisions.snapshot(item)
+    item.status = status
+    kind = ChangeKind.WITHDRAW if status == ItemStatus.WITHDRAWN else ChangeKind.RESTORE
+    return await _save(session, item, kind, before, actor)
+
+
+# --- history -------------------------------------------------------------------------------------
+
+
+async def _revision_reads(
+    session: AsyncSession, item_id: int, version: int | None = None
+) -> list[ItemRevisionRead]:
+    current = await get(session, item_id=item_id)
+    stmt = select(ItemRevision).where(ItemRevision.item_id == item_id)
+    if version is not None:
+        stmt = stmt.where(ItemRevision.version == version)
+    revs = (await session.scalars(stmt.order_by(ItemRevision.version))).all()
+    agencies = {current.agency.id: current.agency}
+    out: list[ItemRevisionRead] = []
+    for rev in revs:
+        snap = rev.snapshot
+        if snap["agency_id"] not in agencies:
+            agency = await session.get(Agency, snap["agency_id"])
+            assert agency is not None
+            agencies[agency.id] = AgencyRef.model_validate(agency, from_attributes=True)
+        out.append(
+            ItemRevisionRead(
+                item_id=item_id,
+                version=rev.version,
+                kind=rev.kind.value,
+                changed_at=rev.changed_at,
+                actor=rev.actor,
+                reason=rev.reason,
+                changed_fields=list(rev.changed_fields),
+                item=revision_item(snap, agencies[snap["agency_id"]], rev.changed_at),
+            )
+        )
+    return out
+
+
+def revision_item(snap: dict[str, Any], agency: Any, changed_at: datetime) -> ItemRead:
+    """The Item JSON of a revision snapshot."""
+    labels = power_types.standard_labels()
+    created = snap.get("created_at")
+    doc = {
+        **{k: snap.get(k) for k in revisions.SNAPSHOT_FIELDS},
+        "id": snap["id"],
+        "version": snap["version"],
+        "agency": agency,
+        "power_type": {
+            "code": snap.get("power_type_code"),
+            "label": labels.get(snap.get("power_type_code") or ""),
+            "raw": snap.get("power_type_raw"),
+        },
+        "legal_citations": snap.get("legal_citations") or [],
+        "source": (
+            {
+                "file": snap["source_file"],
+                "line": snap.get("source_line"),
+                "page": snap.get("source_page"),
+            }
+            if snap.get("source_file")
+            else None
+        ),
+        "created_at": created or changed_at,
+        "updated_at": changed_at,
+    }
+    return ItemRead.model_validate(doc)
+
+
+async def list_revisions(session: AsyncSession, *, item_id: int) -> list[ItemRevisionRead]:
+    """Every revision of an item, oldest first.
+
+    Raises:
+        ItemNotFoundError: no item has that id.
+    """
+    return await _revision_reads(session, item_id)
+
+
+async def get_revision(session: AsyncSession, *, item_id: int, version: int) -> ItemRevisionRead:
+    """One revision.
+
+    Raises:
+        ItemNotFoundError, ItemRevisionNotFoundError.
+    """
+    found = await _revision_reads(session, item_id, version)
+    if not found:
+        raise ItemRevisionNotFoundError(f"item {item_id} has no version {version}")
+    return found[0]
+
+
+_DIFF_SKIP = {"version", "updated_at", "created_at"}
+
+
+async def diff(
+    session: AsyncSession, *, item_id: int, from_version: int, to_version: int
+) -> ItemDiff:
+    """Field-level differences between two versions of an item.
+
+    Raises:
+        ItemNotFoundError, ItemRevisionNotFoundError.
+    """
+    a = (await get_revision(session, item_id=item_id, version=from_version)).item
+    b = (await get_revision(session, item_id=item_id, version=to_version)).item
+    da, db = a.model_dump(mode="json"), b.model_dump(mode="json")
+    changes = [
+        FieldChange(field=name, before=da[name], after=db[name])
+        for name in da
+        if name not in _DIFF_SKIP and da[name] != db[name]
+    ]
+    return ItemDiff(
+        item_id=item_id, from_version=from_version, to_version=to_version, changes=changes
+    )

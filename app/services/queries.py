@@ -1,0 +1,105 @@
+"""Read paths built from plain rows (no ORM objects), for lookups, lists and the change feed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import Agency, Item, PowerType
+from app.schemas.items import ItemRead
+
+_ITEM_COLUMNS = (
+    Item.id,
+    Item.seq,
+    Item.name,
+    Item.sub_item_name,
+    Item.power_type_code,
+    Item.power_type_raw,
+    Item.local_code,
+    Item.sub_local_code,
+    Item.exercising_body,
+    Item.handling_unit,
+    Item.legal_basis,
+    Item.legal_citations,
+    Item.responsibilities,
+    Item.accountability,
+    Item.remarks,
+    Item.status,
+    Item.version,
+    Item.source_file,
+    Item.source_line,
+    Item.source_page,
+    Item.created_at,
+    Item.updated_at,
+    Agency.id.label("agency_id"),
+    Agency.name.label("agency_name"),
+    Agency.credit_code.label("agency_credit_code"),
+    Agency.division_code.label("agency_division_code"),
+    Agency.level.label("agency_level"),
+    PowerType.label.label("power_type_label"),
+)
+
+
+def item_select() -> Select[Any]:
+    """SELECT of everything an ItemRead needs, joined to its agency and power type."""
+    return (
+        select(*_ITEM_COLUMNS)
+        .join(Agency, Agency.id == Item.agency_id)
+        .outerjoin(PowerType, PowerType.code == Item.power_type_code)
+    )
+
+
+def item_document(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The Item JSON of one row of item_select()."""
+    source = None
+    if row["source_file"]:
+        source = {
+            "file": row["source_file"],
+            "line": row["source_line"],
+            "page": row["source_page"],
+        }
+    return {
+        "id": row["id"],
+        "agency": {
+            "id": row["agency_id"],
+            "name": row["agency_name"],
+            "credit_code": row["agency_credit_code"],
+            "division_code": row["agency_division_code"],
+            "level": row["agency_level"],
+        },
+        "seq": row["seq"],
+        "name": row["name"],
+        "sub_item_name": row["sub_item_name"],
+        "power_type": {
+            "code": row["power_type_code"],
+            "label": row["power_type_label"],
+            "raw": row["power_type_raw"],
+        },
+        "local_code": row["local_code"],
+        "sub_local_code": row["sub_local_code"],
+        "exercising_body": row["exercising_body"],
+        "handling_unit": row["handling_unit"],
+        "legal_basis": row["legal_basis"],
+        "legal_citations": row["legal_citations"] or [],
+        "responsibilities": row["responsibilities"],
+        "accountability": row["accountability"],
+        "remarks": row["remarks"],
+        "status": str(row["status"]),
+        "version": row["version"],
+        "source": source,
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+    }
+
+
+def to_read(rows: Iterable[Mapping[str, Any]]) -> list[ItemRead]:
+    return [ItemRead.model_validate(item_document(r)) for r in rows]
+
+
+async def fetch_items(session: AsyncSession, stmt: Select[Any]) -> list[ItemRead]:
+    """Run a statement built on item_select() and return ItemRead models."""
+    result = await session.execute(stmt)
+    return to_read(result.mappings())

@@ -1,0 +1,40 @@
+"""Reference data use cases: agencies with their item counts, the power-type table."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.enums import ItemStatus
+from app.models import Agency, Item, PowerType
+from app.schemas.reference import AgencyRead, PowerTypeRead
+
+
+async def list_agencies(session: AsyncSession) -> list[AgencyRead]:
+    counts = (
+        select(Item.agency_id, func.count().label("n"))
+        .where(Item.status == ItemStatus.ACTIVE)
+        .group_by(Item.agency_id)
+        .subquery()
+    )
+    stmt = (
+        select(Agency, func.coalesce(counts.c.n, 0))
+        .outerjoin(counts, counts.c.agency_id == Agency.id)
+        .order_by(Agency.id)
+    )
+    return [
+        AgencyRead(
+            id=a.id,
+            name=a.name,
+            credit_code=a.credit_code,
+            division_code=a.division_code,
+            level=a.level,
+            item_count=int(n),
+        )
+        for a, n in (await session.execute(stmt)).all()
+    ]
+
+
+async def list_power_types(session: AsyncSession) -> list[PowerTypeRead]:
+    rows = (await session.scalars(select(PowerType).order_by(PowerType.code))).all()
+    return [PowerTypeRead.model_validate(r, from_attributes=True) for r in rows]

@@ -1,0 +1,248 @@
+"""Items over HTTP: lookups, If-Match writes, revisions, diffs and the change feed."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tests.factories import MINQIN, SHARED_CODE, import_file, table_counts
+
+PROBLEM = "application/problem+json"
+FIRST_CODE = "11620621MB176555834620236001000"
+
+
+@pytest.fixture
+async def seeded(session: AsyncSession) -> None:
+    await import_file(session, MINQIN)
+
+
+def new_item(agency_id: int, **overrides: Any) -> dict[str, Any]:
+    body = {
+        "agency_id": agency_id,
+        "seq": 10,
+        "name": "对违反医疗保障基金使用规定行为的处罚",
+        "power_type": "02",
+        "local_code": "11620621MB176555834620236002000",
+        "exercising_body": "民勤县医疗保障局",
+        "legal_basis": "《医疗保障基金使用监督管理条例》第三十八条",
+        "responsibilities": "1.立案阶段责任",
+        "accountability": "1.没有法律依据实施处罚的",
+        "reason": "新增事项",
+    }
+    body.update(overrides)
+    return body
+
+
+async def _agency_id(client: httpx.AsyncClient) -> int:
+    agencies = (await client.get("/api/v1/agencies")).json()
+    return next(a["id"] for a in agencies if a["name"] == "民勤县医疗保障局")
+
+
+@pytest.mark.usefixtures("seeded")
+class TestReads:
+    async def test_by_code_returns_the_item_with_etag(self, client: httpx.AsyncClient) -> None:
+        r = await client.get(f"/api/v1/items/by-code/{FIRST_CODE}")
+        assert r.status_code == 200
+        body = r.json()
+        assert body["local_code"] == FIRST_CODE
+        assert body["power_type"] == {"code": "02", "label": "行政处罚", "raw": "行政处罚"}
+        assert body["agency"]["division_code"] == "620621"
+        assert r.headers["etag"] == f'"{body["version"]}"'
+        assert body["source"]["file"] == MINQIN.name
+
+    async def test_ambiguous_code_is_409_with_every_candidate(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        r = await client.get(f"/api/v1/items/by-code/{SHARED_CODE}")
+        assert r.status_code == 409
+        assert r.headers["content-type"] == PROBLEM
+        body = r.json()
+        assert body["code"] == "item.ambiguous_code"
+        assert [c["seq"] for c in body["candidates"]] == [4, 5, 6]
+
+    async def test_unknown_code_is_404(self, client: httpx.AsyncClient) -> None:
+        r = await client.get("/api/v1/items/by-code/11620621MB176555834620236099000")
+        assert r.status_code == 404
+        assert r.json()["code"] == "item.not_found"
+
+    async def test_malformed_code_is_422(self, client: httpx.AsyncClient) -> None:
+        r = await client.get("/api/v1/items/by-code/not-a-code-at-all-not-a-code-xx")
+        assert r.status_code == 422
+
+    async def test_if_none_match_gives_304(self, client: httpx.AsyncClient) -> None:
+        first = await client.get(f"/api/v1/items/by-code/{FIRST_CODE}")
+        item_id = first.json()["id"]
+        r = await client.get(f"/api/v1/items/{item_id}", headers={"If-None-Match": '"1"'})
+        assert r.status_code == 304
+        assert r.headers["etag"] == '"1"'
+        r = await client.get(f"/api/v1/items/{item_id}", headers={"If-None-Match": '"9"'})
+        assert r.status_code == 200
+
+    async def test_list_pages_with_cursor_cover_everything_once(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        seen: list[int] = []
+        cursor = None
+        while True:
+            params: dict[str, Any] = {"limit": 4}
+            if cursor:
+                params["cursor"] = cursor
+            page = (await client.get("/api/v1/items", params=params)).json()
+            seen += [i["id"] for i in page["items"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        assert len(seen) == 9
+        assert seen == sorted(set(seen))
+
+    async def test_list_filters(self, client: httpx.AsyncClient) -> None:
+        r = await client.get("/api/v1/items", params={"power_type": "10"})
+        assert [i["seq"] for i in r.json()["items"]] == [4, 5, 6, 7, 8, 9]
+        r = await client.get("/api/v1/items", params={"local_code": SHARED_CODE})
+        assert len(r.json()["items"]) == 3
+
+    @pytest.mark.parametrize("cursor", ["garbage", "eyJ4IjoxfQ", "A" * 100])
+    async def test_tampered_cursor_is_400(self, client: httpx.AsyncClient, cursor: str) -> None:
+        r = await client.get("/api/v1/items", params={"cursor": cursor})
+        assert r.status_code == 400
+        assert r.json()["code"] == "cursor.invalid"
+
+    async def test_limit_over_1000_is_422(self, client: httpx.AsyncClient) -> None:
+        assert (await client.get("/api/v1/items", params={"limit": 1001})).status_code == 422
+
+    async def test_reference_data(self, client: httpx.AsyncClient) -> None:
+        types = (await client.get("/api/v1/power-types")).json()
+        assert {"02", "06", "10", "20"} <= {t["code"] for t in types}
+        agencies = (await client.get("/api/v1/agencies")).json()
+        minqin = next(a for a in agencies if a["name"] == "民勤县医疗保障局")
+        assert minqin["item_count"] == 9
+
+
+@pytest.mark.usefixtures("seeded")
+class TestWrites:
+    async def test_create_returns_201_location_and_etag(self, client: httpx.AsyncClient) -> None:
+        r = await client.post("/api/v1/items", json=new_item(await _agency_id(client)))
+        assert r.status_code == 201, r.text
+        body = r.json()
+        assert r.headers["location"] == f"/api/v1/items/{body['id']}"
+        assert r.headers["etag"] == '"1"'
+        assert body["version"] == 1
+        assert body["source"] is None
+        assert body["legal_citations"] == [
+            {"law": "医疗保障基金使用监督管理条例", "articles": ["第三十八条"]}
+        ]
+
+    async def test_unknown_fields_are_refused(self, client: httpx.AsyncClient) -> None:
+        body = new_item(await _agency_id(client), colour="red")
+        r = await client.post("/api/v1/items", json=body)
+        assert r.status_code == 422
+        assert r.json()["errors"][0]["pointer"] == "/body/colour"
+
+    async def test_patch_without_if_match_is_428(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        item = (await client.get(f"/api/v1/items/by-code/{FIRST_CODE}")).json()
+        before = await table_counts(session)
+        r = await client.patch(f"/api/v1/items/{item['id']}", json={"handling_unit": "稽核股"})
+        assert r.status_code == 428
+        assert r.headers["content-type"] == PROBLEM
+        assert r.json()["code"] == "precondition_required"
+        assert await table_counts(session) == before
+
+    async def test_patch_with_stale_if_match_is_412_with_current_etag(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        item = (await client.get(f"/api/v1/items/by-code/{FIRST_CODE}")).json()
+        url = f"/api/v1/items/{item['id']}"
+        ok = await client.patch(url, json={"handling_unit": "稽核股"}, headers={"If-Match": '"1"'})
+        assert ok.status_code == 200
+        assert ok.headers["etag"] == '"2"'
+        stale = await client.patch(url, json={"remarks": "x"}, headers={"If-Match": '"1"'})
+        assert stale.status_code == 412
+        assert stale.json()["code"] == "item.version_mismatch"
+        assert stale.json()["current_etag"] == '"2"'
+
+    async def test_patch_changes_only_given_fields_and_null_clears(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        item = (await client.get(f"/api/v1/items/by-code/{FIRST_CODE}")).json()
+        url = f"/api/v1/items/{item['id']}"
+        r = await client.patch(
+            url,
+            json={"handling_unit": None, "reason": "机构调整"},
+            headers={"If-Match": '"1"'},
+        )
+        body = r.json()
+        assert body["handling_unit"] is None
+        assert body["name"] == item["name"]
+        assert body["legal_basis"] == item["legal_basis"]
+
+    async def test_required_field_cannot_be_nulled(self, client: httpx.AsyncClient) -> None:
+        item = (await client.get(f"/api/v1/items/by-code/{FIRST_CODE}")).json()
+        r = await client.patch(
+            f"/api/v1/items/{item['id']}", json={"name": None}, headers={"If-Match": '"1"'}
+        )
+        assert r.status_code == 422
+        assert r.json()["errors"][0]["pointer"] == "/body/name"
+
+    async def test_delete_withdraws_and_restore_brings_back(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        item = (await client.get(f"/api/v1/items/by-code/{FIRST_CODE}")).json()
+        url = f"/api/v1/items/{item['id']}"
+        assert (await client.delete(url)).status_code == 428
+        gone = await client.delete(url, headers={"If-Match": '"1"'})
+        assert gone.status_code == 200
+        assert gone.json()["status"] == "withdrawn"
+        assert (await client.get(url)).json()["status"] == "withdrawn"
+        back = await client.post(f"{url}/restore", headers={"If-Match": '"2"'})
+        assert back.json()["status"] == "active"
+        assert back.json()["version"] == 3
+
+    async def test_revisions_and_diff(self, client: httpx.AsyncClient) -> None:
+        item = (await client.get(f"/api/v1/items/by-code/{FIRST_CODE}")).json()
+        url = f"/api/v1/items/{item['id']}"
+        await client.patch(
+            url,
+            json={"handling_unit": "稽核股"},
+            headers={"If-Match": '"1"', "X-Change-Reason": quote("机构调整")},
+        )
+        revs = (await client.get(f"{url}/revisions")).json()
+        assert [(r["version"], r["kind"]) for r in revs] == [(1, "create"), (2, "update")]
+        assert revs[1]["reason"] == "机构调整"
+        assert revs[1]["changed_fields"] == ["handling_unit"]
+        assert revs[0]["item"]["handling_unit"] == "基金监管股"
+        one = (await client.get(f"{url}/revisions/1")).json()
+        assert one["item"]["handling_unit"] == "基金监管股"
+        assert (await client.get(f"{url}/revisions/9")).status_code == 404
+        diff = (await client.get(f"{url}/diff", params={"from": 1, "to": 2})).json()
+        assert diff["changes"] == [
+            {"field": "handling_unit", "before": "基金监管股", "after": "稽核股"}
+        ]
+
+
+@pytest.mark.usefixtures("seeded")
+class TestChangeFeed:
+    async def test_feed_lists_every_change_in_order_and_resumes(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        page = (await client.get("/api/v1/changes", params={"limit": 5})).json()
+        assert [c["kind"] for c in page["changes"]] == ["create"] * 5
+        rest = (await client.get("/api/v1/changes", params={"after": page["next_cursor"]})).json()
+        assert len(rest["changes"]) == 4
+        item = page["changes"][0]["item"]
+        await client.patch(
+            f"/api/v1/items/{item['id']}", json={"remarks": "备注"}, headers={"If-Match": '"1"'}
+        )
+        news = (await client.get("/api/v1/changes", params={"after": rest["next_cursor"]})).json()
+        assert [(c["kind"], c["item_id"], c["version"]) for c in news["changes"]] == [
+            ("update", item["id"], 2)
+        ]
+        assert news["changes"][0]["item"]["remarks"] == "备注"
+        idle = (await client.get("/api/v1/changes", params={"after": news["next_cursor"]})).json()
+        assert idle["changes"] == []
+        assert idle["next_cursor"] == news["next_cursor"]

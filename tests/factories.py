@@ -1,0 +1,44 @@
+"""Test builders and helpers shared by integration and API tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import Change, ImportBatch, Item, ItemRevision
+from app.schemas.imports import ImportReport
+from app.services import imports
+from app.services.revisions import Actor
+
+SEED_DIR = Path(__file__).resolve().parents[1] / "seed"
+MINQIN = SEED_DIR / "minqin-medical-security.tsv.txt"
+DUNHUANG = SEED_DIR / "dunhuang-medical-security.pdf.txt"
+SHARED_CODE = "11620621MB176555834621036001000"
+
+
+async def import_bytes(
+    session: AsyncSession,
+    data: bytes,
+    file_name: str = "list.txt",
+    **options: object,
+) -> ImportReport:
+    request = imports.ImportRequest(file_name=file_name, data=data, **options)  # type: ignore[arg-type]
+    return await imports.run(session, request, actor=Actor("test"))
+
+
+async def import_file(session: AsyncSession, path: Path, **options: object) -> ImportReport:
+    data = await anyio.Path(path).read_bytes()
+    return await import_bytes(session, data, path.name, **options)
+
+
+async def table_counts(session: AsyncSession) -> dict[str, int]:
+    """Row counts of the tables an import writes: equal before and after means nothing written."""
+    counts: dict[str, int] = {}
+    for model in (Item, ItemRevision, Change, ImportBatch):
+        counts[model.__tablename__] = int(
+            (await session.execute(select(func.count()).select_from(model))).scalar_one()
+        )
+    return counts

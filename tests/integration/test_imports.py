@@ -1,0 +1,252 @@
+"""The import service on the real seeds and on edited lists: atomic, idempotent, traceable."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.enums import ChangeKind, ItemStatus
+from app.errors import ImportFormatError
+from app.models import Agency, Item, ItemRevision
+from tests.factories import (
+    DUNHUANG,
+    MINQIN,
+    SHARED_CODE,
+    import_bytes,
+    import_file,
+    table_counts,
+)
+
+
+async def _items(session: AsyncSession, agency_name: str) -> list[Item]:
+    stmt = (
+        select(Item)
+        .join(Agency, Agency.id == Item.agency_id)
+        .where(Agency.name == agency_name)
+        .order_by(Item.seq, Item.id)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+class TestMinqinSeed:
+    async def test_all_nine_items_with_their_exact_codes(self, session: AsyncSession) -> None:
+        report = await import_file(session, MINQIN)
+        assert report.status == "imported"
+        assert report.counts.new == 9
+        items = await _items(session, "民勤县医疗保障局")
+        assert [i.seq for i in items] == list(range(1, 10))
+        assert items[0].local_code == "11620621MB176555834620236001000"
+        assert [i.local_code for i in items[3:6]] == [SHARED_CODE] * 3
+        assert len({i.id for i in items[3:6]}) == 3
+        assert all(i.exercising_body == "民勤县医疗保障局" for i in items)
+        assert all(i.handling_unit for i in items)
+
+    async def test_power_types_mapped_and_raw_label_kept(self, session: AsyncSession) -> None:
+        await import_file(session, MINQIN)
+        items = await _items(session, "民勤县医疗保障局")
+        assert [(i.power_type_code, i.power_type_raw) for i in items[:4]] == [
+            ("02", "行政处罚"),
+            ("05", "行政给付"),
+            ("08", "行政奖励"),
+            ("10", "其他行政权力"),
+        ]
+
+    async def test_text_is_cleaned_and_raw_cells_kept(self, session: AsyncSession) -> None:
+        await import_file(session, MINQIN)
+        items = await _items(session, "民勤县医疗保障局")
+        for item in items:
+            for text in (item.legal_basis, item.responsibilities, item.accountability):
+                assert text
+                assert "<p>" not in text
+                assert "</p>" not in text
+            assert item.source_raw is not None
+            assert item.source_raw["cells"]["name"]
+        raw_cells = [c for i in items for c in i.source_raw["cells"].values()]  # type: ignore[index]
+        assert any("<p>" in c for c in raw_cells), "the raw HTML stays available for audit"
+
+    async def test_agency_from_codes(self, session: AsyncSession) -> None:
+        await import_file(session, MINQIN)
+        agency = await session.scalar(select(Agency).where(Agency.name == "民勤县医疗保障局"))
+        assert agency is not None
+        assert agency.credit_code == "11620621MB1765558"[:17] + "3"
+        assert agency.division_code == "620621"
+        assert agency.level == "4"
+
+    async def test_source_lines_point_at_the_rows(self, session: AsyncSession) -> None:
+        await import_file(session, MINQIN)
+        lines = MINQIN.read_text(encoding="utf-8").splitlines()
+        for item in await _items(session, "民勤县医疗保障局"):
+            assert item.source_file == MINQIN.name
+            assert item.source_line is not None
+            assert lines[item.source_line - 1].split("\t")[0].strip() == str(item.seq)
+
+    async def test_citations_extracted(self, session: AsyncSession) -> None:
+        await import_file(session, MINQIN)
+        first = (await _items(session, "民勤县医疗保障局"))[0]
+        assert {"law": "中华人民共和国社会保险法", "articles": ["第八十七条", "第八十八条"]} in (
+            first.legal_citations
+        )
+
+
+class TestDunhuangSeed:
+    async def test_28_items_without_codes_and_the_repeat_warning(
+        self, session: AsyncSession
+    ) -> None:
+        report = await import_file(session, DUNHUANG)
+        assert report.counts.new == 28
+        repeated = [p for p in report.problems if p.code == "import.repeated_row"]
+        assert len(repeated) == 1
+        assert repeated[0].line is not None
+        items = await _items(session, "敦煌市医疗保障局")
+        assert [i.seq for i in items] == list(range(1, 29))
+        assert all(i.local_code is None for i in items)
+
+    async def test_nonstandard_label_kept_with_code_06(self, session: AsyncSession) -> None:
+        await import_file(session, DUNHUANG)
+        items = await _items(session, "敦煌市医疗保障局")
+        supervision = [i for i in items if i.power_type_raw == "行政监督"]
+        assert supervision
+        assert {i.power_type_code for i in supervision} == {"06"}
+
+
+class TestIdempotence:
+    async def test_same_file_twice_writes_nothing_and_says_so(self, session: AsyncSession) -> None:
+        await import_file(session, MINQIN)
+        await import_file(session, DUNHUANG)
+        before = await table_counts(session)
+        again = [await import_file(session, MINQIN), await import_file(session, DUNHUANG)]
+        assert [r.status for r in again] == ["unchanged", "unchanged"]
+        assert [r.counts.unchanged for r in again] == [9, 28]
+        assert all(r.batch_id is None for r in again)
+        assert await table_counts(session) == before
+
+    async def test_identity_of_shared_code_rows_is_stable_when_reordered(
+        self, session: AsyncSession
+    ) -> None:
+        await import_file(session, MINQIN)
+        ids_before = {i.name: i.id for i in await _items(session, "民勤县医疗保障局")}
+        text = MINQIN.read_text(encoding="utf-8")
+        blocks = text.split("\n序号")
+        # Swap the blocks of items 4 and 6 (header + row each), renumbering nothing.
+        blocks[4], blocks[6] = blocks[6], blocks[4]
+        report = await import_bytes(session, "\n序号".join(blocks).encode(), MINQIN.name)
+        assert report.counts.new == 0
+        ids_after = {i.name: i.id for i in await _items(session, "民勤县医疗保障局")}
+        assert ids_after == ids_before
+
+
+class TestNewerVersion:
+    async def test_only_changed_items_get_revisions(self, session: AsyncSession) -> None:
+        await import_file(session, MINQIN)
+        text = MINQIN.read_text(encoding="utf-8").replace("基金监管股", "基金监督管理股", 1)
+        report = await import_bytes(session, text.encode(), MINQIN.name)
+        assert (report.counts.changed, report.counts.unchanged) == (1, 8)
+        item = (await _items(session, "民勤县医疗保障局"))[0]
+        assert item.handling_unit == "基金监督管理股"
+        assert item.version == 2
+        revs = (
+            await session.scalars(
+                select(ItemRevision)
+                .where(ItemRevision.item_id == item.id)
+                .order_by(ItemRevision.version)
+            )
+        ).all()
+        assert [(r.version, r.kind) for r in revs] == [
+            (1, ChangeKind.CREATE),
+            (2, ChangeKind.UPDATE),
+        ]
+        assert revs[1].changed_fields == ["handling_unit"]
+
+    async def test_vanished_items_reported_not_withdrawn_by_default(
+        self, session: AsyncSession
+    ) -> None:
+        await import_file(session, MINQIN)
+        text = MINQIN.read_text(encoding="utf-8")
+        without_last = text[: text.rindex("\n序号")] + "\n"
+        report = await import_bytes(session, without_last.encode(), MINQIN.name)
+        assert report.counts.vanished == 1
+        assert report.vanished[0].seq == 9
+        items = await _items(session, "民勤县医疗保障局")
+        assert all(i.status == ItemStatus.ACTIVE for i in items)
+
+    async def test_withdraw_missing_withdraws_and_reimport_restores(
+        self, session: AsyncSession
+    ) -> None:
+        await import_file(session, MINQIN)
+        text = MINQIN.read_text(encoding="utf-8")
+        without_last = text[: text.rindex("\n序号")] + "\n"
+        report = await import_bytes(
+            session, without_last.encode(), MINQIN.name, withdraw_missing=True
+        )
+        assert report.counts.withdrawn == 1
+        last = (await _items(session, "民勤县医疗保障局"))[-1]
+        assert last.status == ItemStatus.WITHDRAWN
+        restored = await import_file(session, MINQIN)
+        assert restored.counts.restored == 1
+        assert last.status == ItemStatus.ACTIVE
+        assert last.version == 3
+
+
+class TestDryRun:
+    async def test_dry_run_writes_nothing_but_reports(self, session: AsyncSession) -> None:
+        before = await table_counts(session)
+        report = await import_file(session, MINQIN, dry_run=True)
+        assert report.status == "dry_run"
+        assert report.counts.new == 9
+        assert await table_counts(session) == before
+        assert await session.scalar(select(Agency).where(Agency.name == "民勤县医疗保障局")) is None
+
+
+class TestBadInput:
+    @pytest.mark.parametrize(
+        "data",
+        [
+            b"",
+            b"   \n\n",
+            bytes(range(256)) * 8,
+            b"\x00\x01\x02binary\xff\xfe",
+            "序号,事项名称\n1,2\n".encode(),
+            b"just some text\nwith lines\n",
+            b'[{"name": "x"',
+            b"PK\x03\x04garbage",
+        ],
+        ids=[
+            "empty",
+            "blank",
+            "random",
+            "binary",
+            "headerless-csv",
+            "prose",
+            "truncated-json",
+            "fake-xlsx",
+        ],
+    )
+    async def test_refused_with_format_error_and_nothing_written(
+        self, session: AsyncSession, data: bytes
+    ) -> None:
+        before = await table_counts(session)
+        with pytest.raises(ImportFormatError):
+            await import_bytes(session, data)
+        assert await table_counts(session) == before
+
+    async def test_unknown_format_refused(self, session: AsyncSession) -> None:
+        with pytest.raises(ImportFormatError):
+            await import_file(session, MINQIN, format="docx")
+
+    async def test_truncated_tsv_row_refuses_the_file(self, session: AsyncSession) -> None:
+        text = MINQIN.read_text(encoding="utf-8")
+        truncated = text[: text.rindex("\t", 0, len(text) - 200)]
+        before = await table_counts(session)
+        with pytest.raises(ImportFormatError):
+            await import_bytes(session, truncated.encode(), MINQIN.name)
+        assert await table_counts(session) == before
+
+
+class TestEncodings:
+    async def test_gbk_and_bom_files_read_like_utf8(self, session: AsyncSession) -> None:
+        text = MINQIN.read_text(encoding="utf-8")
+        utf8 = await import_bytes(session, text.encode("utf-8"), "a.txt", dry_run=True)
+        gbk = await import_bytes(session, text.encode("gb18030"), "a.txt", dry_run=True)
+        bom = await import_bytes(session, b"\xef\xbb\xbf" + text.encode(), "a.txt", dry_run=True)
+        assert utf8.counts.new == gbk.counts.new == bom.counts.new == 9
