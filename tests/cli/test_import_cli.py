@@ -1,0 +1,179 @@
+"""`powercat import` as a user runs it, including a process killed in the middle of an import."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, make_url, select, text
+
+from app.db import migrations
+from app.db.engine import create_engine
+from app.models import ImportBatch, Item
+from app.services.importers.structured import FLAT_COLUMNS
+from app.settings import Settings
+from tests.cli.test_cli import ROOT, run
+from tests.dbutil import drop_database, fresh_database
+from tests.factories import DUNHUANG, MINQIN
+
+
+@pytest.fixture
+def db_url(tmp_path: Path, worker_id: str) -> Iterator[str]:
+    url = fresh_database(f"imp{worker_id}", tmp_path)
+    migrations.upgrade(url)
+    yield url
+    drop_database(url)
+
+
+def _count(url: str, model: type[Item] | type[ImportBatch]) -> int:
+    async def go() -> int:
+        engine = create_engine(Settings(database_url=url))
+        try:
+            async with engine.connect() as conn:
+                return int(
+                    (await conn.execute(select(func.count()).select_from(model))).scalar_one()
+                )
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(go())
+
+
+class TestImportCommand:
+    def test_imports_seeds_then_reports_unchanged(self, db_url: str) -> None:
+        env = {"POWERCAT_DATABASE_URL": db_url}
+        first = run("import", str(MINQIN), str(DUNHUANG), env=env)
+        assert first.returncode == 0, first.stderr
+        assert "9 new" in first.stdout
+        assert "28 new" in first.stdout
+        again = run("import", str(MINQIN), env=env)
+        assert again.returncode == 0
+        assert "unchanged" in again.stdout
+        assert _count(db_url, Item) == 37
+
+    def test_dry_run_json_report_and_nothing_written(self, db_url: str) -> None:
+        r = run(
+            "import", "--dry-run", "--json", str(DUNHUANG), env={"POWERCAT_DATABASE_URL": db_url}
+        )
+        assert r.returncode == 0, r.stderr
+        (report,) = json.loads(r.stdout)
+        assert report["status"] == "dry_run"
+        assert report["counts"]["new"] == 28
+        assert _count(db_url, Item) == 0
+
+    @pytest.mark.parametrize(
+        "content",
+        [b"", b"\x00\x01garbage\xff", "序号\t名称\n".encode()],
+        ids=["empty", "binary", "headerless"],
+    )
+    def test_bad_file_is_one_line_error_and_nothing_written(
+        self, db_url: str, tmp_path: Path, content: bytes
+    ) -> None:
+        bad = tmp_path / "bad.txt"
+        bad.write_bytes(content)
+        r = run("import", str(bad), env={"POWERCAT_DATABASE_URL": db_url})
+        assert r.returncode == 1
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1
+        assert lines[0].startswith("powercat: error: ")
+        assert "nothing imported" in lines[0]
+        assert _count(db_url, Item) == 0
+        assert _count(db_url, ImportBatch) == 0
+
+    def test_missing_file_and_unknown_format(self, db_url: str, tmp_path: Path) -> None:
+        env = {"POWERCAT_DATABASE_URL": db_url}
+        missing = run("import", str(tmp_path / "nope.tsv"), env=env)
+        assert missing.returncode == 1
+        assert "no such file" in missing.stderr
+        fmt = run("import", "--format", "docx", str(MINQIN), env=env)
+        assert fmt.returncode == 2
+
+    def test_unmigrated_database_is_one_line_error(self, tmp_path: Path) -> None:
+        r = run("import", str(MINQIN), env={"POWERCAT_DATABASE_URL": f"sqlite:///{tmp_path}/x.db"})
+        assert r.returncode == 1
+        assert "powercat db upgrade" in r.stderr
+
+
+def _big_csv(path: Path, rows: int) -> None:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(FLAT_COLUMNS), extrasaction="ignore")
+    writer.writeheader()
+    for i in range(rows):
+        writer.writerow(
+            {
+                "agency": "测试县医疗保障局",
+                "seq": i + 1,
+                "name": f"对第{i}项违反医疗保障基金使用规定行为的处罚",
+                "power_type_raw": "行政处罚",
+                "exercising_body": "测试县医疗保障局",
+                "legal_basis": "《医疗保障基金使用监督管理条例》第三十八条：" + "定点医药机构" * 40,
+                "responsibilities": "1.立案阶段责任：" + "调查取证" * 30,
+                "accountability": "1.没有法律和事实依据实施行政处罚的；" * 10,
+            }
+        )
+    path.write_text(out.getvalue(), encoding="utf-8")
+
+
+def _writing(url: str) -> bool:
+    """True once the importer's transaction has written rows that are not committed."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        wal = Path(f"{parsed.database}-wal")
+        return wal.exists() and wal.stat().st_size > 2_000_000
+
+    async def go() -> bool:
+        engine = create_engine(Settings(database_url=url))
+        try:
+            async with engine.connect() as conn:
+                n = await conn.scalar(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND backend_xid IS NOT NULL AND pid <> pg_backend_pid()"
+                    )
+                )
+                return bool(n)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(go())
+
+
+class TestKilledImport:
+    def test_process_killed_mid_import_leaves_database_as_it_was(
+        self, db_url: str, tmp_path: Path
+    ) -> None:
+        big = tmp_path / "big.csv"
+        _big_csv(big, 12_000)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "import", str(big)],
+            cwd=ROOT,
+            env={**os.environ, "POWERCAT_DATABASE_URL": db_url},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            for _ in range(1200):
+                if proc.poll() is not None or _writing(db_url):
+                    break
+                time.sleep(0.05)
+            assert proc.poll() is None, "the import finished before it could be killed: enlarge it"
+            assert _writing(db_url), "the import never started writing"
+            proc.send_signal(signal.SIGKILL)
+        finally:
+            proc.wait(timeout=60)
+        assert _count(db_url, Item) == 0
+        assert _count(db_url, ImportBatch) == 0
+        # The database is usable afterwards: the same import runs to the end.
+        after = run("import", str(MINQIN), env={"POWERCAT_DATABASE_URL": db_url})
+        assert after.returncode == 0, after.stderr
+        assert _count(db_url, Item) == 9
