@@ -12,7 +12,7 @@ PYTEST_WORKERS ?= 2
 RESULTS := var/test-results
 
 .PHONY: help install install-dev run serve migrate seed test test-sqlite test-postgres lint fmt \
-        typecheck openapi lock bench clean
+        typecheck openapi lock bench clean chromium fuzz
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -55,7 +55,10 @@ fmt: install-dev ## format and auto-fix
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test-sqlite: install-dev
+chromium: ## install Debian's chromium for the browser tests when it is missing (needs root)
+	@command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
+
+test-sqlite: install-dev chromium
 	@mkdir -p $(RESULTS)
 	env -u POWERCAT_TEST_DATABASE_URL $(BIN)/pytest -n $(PYTEST_WORKERS) -m "not slow and not bench" \
 	    --junitxml=$(RESULTS)/sqlite.xml
@@ -68,6 +71,14 @@ test-postgres: install-dev
 	    tests/integration tests/api tests/migrations tests/contract tests/cli
 
 test: lint test-sqlite test-postgres ## lint, type checks, and the whole suite on SQLite and PostgreSQL
+
+FUZZ_EXAMPLES ?= 500
+fuzz: install-dev ## long Schemathesis run (FUZZ_EXAMPLES per operation) on SQLite and PostgreSQL
+	env -u POWERCAT_TEST_DATABASE_URL POWERCAT_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) \
+	    $(BIN)/pytest -n $(PYTEST_WORKERS) -m slow tests/contract/test_schemathesis.py
+	@$(BIN)/python -m tests.pgcheck "$(PG_TEST_URL)"
+	POWERCAT_TEST_DATABASE_URL="$(PG_TEST_URL)" POWERCAT_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) \
+	    $(BIN)/pytest -n $(PYTEST_WORKERS) -m slow tests/contract/test_schemathesis.py
 
 openapi: install ## regenerate openapi/openapi.json
 	$(BIN)/powercat openapi -o openapi/openapi.json

@@ -15,6 +15,8 @@
     │   └── InvalidCursorError    (400)
     ├── PreconditionRequiredError (428)
     ├── PayloadTooLargeError      (413)
+    ├── UnauthorizedError         (401)
+    ├── ForbiddenError            (403)
     └── DatabaseUnavailableError  (503)
 
 `app/api/problems.py` maps each class to its status; the CLI prints `message` on one line.
@@ -96,3 +98,39 @@ class AgencyNotFoundError(NotFoundError):
 
 class ValidationRunNotFoundError(NotFoundError):
     code = "validation_run.not_found"
+
+
+class ReleaseNotFoundError(NotFoundError):
+    code = "release.not_found"
+
+
+class ReleaseExistsError(ConflictError):
+    code = "release.exists"
+
+
+class ReleaseBlockedError(ConflictError):
+    """Error-severity validation issues exist; `details["counts"]` has the counts per severity."""
+
+    code = "release.blocked"
+
+
+class ReleaseRaceError(ConflictError):
+    """Items changed while a release was being made: its snapshot and its check disagree."""
+
+    code = "release.catalogue_changed"
+
+
+class ReleaseReasonRequiredError(InvalidInputError):
+    code = "release.reason_required"
+
+
+class UnauthorizedError(DomainError):
+    """No valid API key was presented."""
+
+    code = "auth.unauthorized"
+
+
+class ForbiddenError(DomainError):
+    """The key is valid but may not do this (scope or agency)."""
+
+    code = "auth.forbidden"

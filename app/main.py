@@ -7,9 +7,16 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from app import __version__
 from app.api import problems
+from app.api.middleware import (
+    BodyLimitMiddleware,
+    RateLimitMiddleware,
+    RequestContextMiddleware,
+    TimeoutMiddleware,
+)
 from app.api.routes import api_router, docs, health
 from app.db.engine import create_engine, create_sessionmaker
 from app.settings import Settings, get_settings
@@ -42,9 +49,41 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         responses={500: problems.PROBLEM_RESPONSES[500]},
+        # Operation ids are the route functions' names (`list_items`, `get_item_by_code`, …):
+        # readable, and stable as long as the functions keep their names.
+        generate_unique_id_function=lambda route: route.name,
     )
     problems.install(app)
     app.include_router(health.router)
     app.include_router(api_router())
     docs.install(app)
+    _install_middleware(app, settings)
     return app
+
+
+def _install_middleware(app: FastAPI, settings: Settings) -> None:
+    """The last added runs first: request id and headers, timeout, rate limit, size, CORS."""
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "If-Match",
+                "If-None-Match",
+                "X-Change-Reason",
+                "X-Request-ID",
+            ],
+            expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID"],
+        )
+
+    def limit_for(path: str) -> int:
+        # Uploads are files; everything else is a JSON document.
+        return settings.max_upload_bytes if path.endswith("/imports") else settings.max_body_bytes
+
+    app.add_middleware(BodyLimitMiddleware, limit_for=limit_for)
+    app.add_middleware(RateLimitMiddleware, per_minute=settings.rate_limit_per_minute)
+    app.add_middleware(TimeoutMiddleware, seconds=settings.request_timeout_s)
+    app.add_middleware(RequestContextMiddleware)

@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_upload_bytes: int = Field(default=20 * 1_048_576, ge=1024)
     cursor_secret: str = "powercat-dev-cursor-secret"
+    cors_origins: list[str] = Field(default_factory=list)
+    rate_limit_per_minute: int = Field(default=600, ge=1)
+    request_timeout_s: float = Field(default=30.0, gt=0)
 
 
 @lru_cache(maxsize=1)

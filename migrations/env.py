@@ -7,6 +7,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
+from app.db.dialect import autogenerate_include_name
 from app.db.engine import create_engine
 from app.models import Base
 from app.settings import get_settings
@@ -28,6 +29,10 @@ def _configure(connection: Connection | None = None, url: str | None = None) -> 
         target_metadata=target_metadata,
         render_as_batch=True,
         compare_type=True,
+        # Migration 0002 builds search objects for one database only (FTS5 tables on SQLite,
+        # pg_trgm GIN indexes on PostgreSQL) that the models cannot declare for both: without
+        # this filter autogenerate would propose dropping them.
+        include_name=autogenerate_include_name,
         transaction_per_migration=True,
     )
 

@@ -11,8 +11,16 @@ from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
 
+class LifespanClient(httpx.AsyncClient):
+    """An httpx client for an app whose lifespan runs; `state` is what the lifespan yielded."""
+
+    state: dict[str, Any]
+
+
 @asynccontextmanager
-async def lifespan_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+async def lifespan_client(
+    app: FastAPI, headers: dict[str, str] | None = None
+) -> AsyncIterator[LifespanClient]:
     async with app.router.lifespan_context(app) as state:
         lifespan_state: dict[str, Any] = dict(state or {})
 
@@ -23,5 +31,8 @@ async def lifespan_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
             await app(scope, receive, send)
 
         transport = httpx.ASGITransport(app=asgi, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        async with LifespanClient(
+            transport=transport, base_url="http://testserver", headers=headers
+        ) as c:
+            c.state = lifespan_state
             yield c

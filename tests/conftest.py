@@ -9,14 +9,24 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.api.deps import get_engine, get_session
 from app.db import migrations
 from app.db.engine import create_engine
+from app.enums import KeyScope
 from app.main import create_app
+from app.services import keys
 from app.settings import Settings, get_settings
 from tests.dbutil import drop_database, fresh_database, test_backend
+
+# No wall-clock limits in tests: the machine is shared and noisy, so hypothesis gets no deadline.
+hypothesis_settings.register_profile(
+    "powercat", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
+)
+hypothesis_settings.load_profile("powercat")
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_DIR = ROOT / "seed"
@@ -90,8 +100,28 @@ def app(settings: Settings, engine: AsyncEngine, session: AsyncSession) -> Itera
 
 
 @pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+async def admin_token(session: AsyncSession) -> str:
+    """An admin API key, created in the test's transaction."""
+    _, token = await keys.create(session, name="test admin", scope=KeyScope.ADMIN, agency_names=[])
+    return token
+
+
+@pytest.fixture
+async def anon_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A client that sends no API key."""
     # raise_app_exceptions=False: a 500 reaches the test as the client would see it.
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+@pytest.fixture
+async def client(app: FastAPI, admin_token: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A client that sends an admin key (access control has its own tests with other keys)."""
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(
+        transport=transport,
+        base_url="http://testserver",
+        headers={"Authorization": f"Bearer {admin_token}"},
+    ) as c:
         yield c

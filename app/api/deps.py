@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
+from contextlib import nullcontext
+from dataclasses import replace
 from typing import Annotated
 from urllib.parse import unquote
 
 from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.errors import InvalidInputError, PreconditionRequiredError
+from app.api.problems import IF_MATCH_REQUIRED
+from app.db.sqlite import write_transaction
+from app.errors import (
+    ForbiddenError,
+    InvalidInputError,
+    PreconditionRequiredError,
+    UnauthorizedError,
+)
+from app.services import keys
 from app.services.revisions import Actor
 from app.settings import Settings, get_settings
 
@@ -20,10 +32,17 @@ def get_engine(request: Request) -> AsyncEngine:
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One transaction per request; it commits before the response is sent (scope=function)."""
+    """One transaction per request; it commits before the response is sent (scope=function).
+
+    Requests that may write take SQLite's write lock at BEGIN: a read transaction that later
+    writes (the key lookup comes first) could otherwise fail at once with "database is locked"
+    instead of waiting its turn.
+    """
     maker: async_sessionmaker[AsyncSession] = request.state.sessionmaker
-    async with maker() as session, session.begin():
-        yield session
+    writes = request.method not in {"GET", "HEAD", "OPTIONS"}
+    with write_transaction() if writes else nullcontext():
+        async with maker() as session, session.begin():
+            yield session
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
@@ -31,39 +50,95 @@ EngineDep = Annotated[AsyncEngine, Depends(get_engine)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
+# An If-Match value as RFC 9110 writes it: `*` or a list of entity tags (ours: strong, "<version>").
+ETAG_LIST_PATTERN = r'^\s*(\*|(W/)?"[!#-~]*"(\s*,\s*(W/)?"[!#-~]*")*)\s*$'
+_VERSION_TAG = re.compile(r'"([0-9]{1,10})"', re.ASCII)
+NO_VERSION = 0  # versions start at 1: a well-formed tag we never issued matches nothing (412)
+
+
 def parse_if_match(value: str | None) -> int | None:
     """The version an If-Match header names; None for `*`.
 
+    A well-formed list without a strong tag of ours (`W/"3"`, `"abc"`) names no current version,
+    so the write fails its precondition (412) instead of being refused as malformed.
+
     Raises:
         PreconditionRequiredError: no If-Match header (428).
-        InvalidInputError: a header that names no version this service issued.
+        InvalidInputError: a header that is not a list of entity tags.
     """
     if value is None or not value.strip():
-        raise PreconditionRequiredError(
-            'this write needs an If-Match header with the item\'s ETag, e.g. If-Match: "3"'
+        raise PreconditionRequiredError(IF_MATCH_REQUIRED)
+    if not re.fullmatch(ETAG_LIST_PATTERN, value):
+        raise InvalidInputError(
+            'If-Match must be * or entity tags such as "3"',
+            details={"errors": [{"pointer": "/header/if-match", "message": "not a valid ETag"}]},
         )
     value = value.strip()
     if value == "*":
         return None
-    tags = [t.strip() for t in value.split(",")]
-    for tag in tags:
+    for tag in value.split(","):
         # Strong comparison (RFC 9110 13.1.1): weak tags never match.
-        if tag.startswith('"') and tag.endswith('"') and tag[1:-1].isdigit() and len(tag) < 12:
-            return int(tag[1:-1])
-    raise InvalidInputError(
-        'If-Match must hold an ETag this service issued, e.g. "3"',
-        details={"errors": [{"pointer": "/header/if-match", "message": "not a valid ETag"}]},
-    )
+        if found := _VERSION_TAG.fullmatch(tag.strip()):
+            return int(found.group(1))
+    return NO_VERSION
 
 
 def get_if_match(
-    if_match: Annotated[str | None, Header(description='the item\'s ETag, e.g. "3"')] = None,
+    if_match: Annotated[
+        str,
+        Header(
+            max_length=200,
+            pattern=ETAG_LIST_PATTERN,
+            description='the ETag of the version you change, e.g. "3" (or * for any version); '
+            "428 without it, 412 when the item has changed since",
+            examples=['"1"'],
+        ),
+    ],
 ) -> int | None:
     return parse_if_match(if_match)
 
 
+async def get_principal(request: Request, session: SessionDep) -> Actor | None:
+    """The caller's key as an actor, None when no key is sent.
+
+    Raises:
+        UnauthorizedError: a key was sent but is malformed, unknown or revoked.
+    """
+    # Read from the request, not declared as a parameter: the bearer scheme is documented once, as
+    # the security of the writes (get_actor), instead of as a header every operation takes.
+    authorization = request.headers.get("authorization")
+    if authorization is None:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise UnauthorizedError("use Authorization: Bearer <API key>")
+    found = await keys.authenticate(session, token=token.strip())
+    if found is None:
+        raise UnauthorizedError("the API key is not valid or has been revoked")
+    return replace(found, request_id=request.headers.get("x-request-id"))
+
+
+PrincipalDep = Annotated[Actor | None, Depends(get_principal)]
+
+
+def require_reader(principal: PrincipalDep, settings: SettingsDep) -> None:
+    """Reads are open when POWERCAT_PUBLIC_READ is true; otherwise any valid key may read."""
+    if principal is None and not settings.public_read:
+        raise UnauthorizedError("reading needs an API key (POWERCAT_PUBLIC_READ is off)")
+
+
+# Documents `Authorization: Bearer <key>` as the security scheme of every write; get_principal does
+# the checking (auto_error=False: a missing or malformed key is its 401, with its message).
+BEARER = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    description="an API key from `powercat keys create`: `Authorization: Bearer pck_…`",
+)
+
+
 def get_actor(
-    request: Request,
+    principal: PrincipalDep,
+    _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
     x_change_reason: Annotated[
         str | None,
         Header(
@@ -72,15 +147,31 @@ def get_actor(
         ),
     ] = None,
 ) -> Actor:
-    """Who is writing and why; recorded with every revision."""
+    """The writer: a write or admin key, with the reason it gives.
+
+    Raises:
+        UnauthorizedError: no key. ForbiddenError: a read-only key.
+    """
+    if principal is None:
+        raise UnauthorizedError("writing needs an API key: Authorization: Bearer <key>")
+    if principal.scope not in {"write", "admin"}:
+        raise ForbiddenError("this key may only read")
     # Header values are ASCII on the wire, so Chinese reasons arrive percent-encoded.
     reason = unquote(x_change_reason, errors="replace")[:1000] if x_change_reason else None
-    return Actor(
-        name="api",
-        reason=reason,
-        request_id=request.headers.get("x-request-id"),
-    )
+    return replace(principal, reason=reason)
+
+
+def get_admin(actor: Annotated[Actor, Depends(get_actor)]) -> Actor:
+    """An admin key.
+
+    Raises:
+        ForbiddenError: the key is not an admin key.
+    """
+    if not actor.is_admin:
+        raise ForbiddenError("this needs an admin key")
+    return actor
 
 
 IfMatchDep = Annotated[int | None, Depends(get_if_match)]
 ActorDep = Annotated[Actor, Depends(get_actor)]
+AdminDep = Annotated[Actor, Depends(get_admin)]

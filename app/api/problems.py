@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from app import errors
 from app.schemas.common import Problem
@@ -23,6 +24,8 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 # Checked in order: the first class an error is an instance of decides its status.
 STATUS_BY_ERROR: tuple[tuple[type[errors.DomainError], int], ...] = (
+    (errors.UnauthorizedError, 401),
+    (errors.ForbiddenError, 403),
     (errors.NotFoundError, 404),
     (errors.VersionMismatchError, 412),
     (errors.ConflictError, 409),
@@ -52,19 +55,42 @@ _CODE_BY_STATUS = {
 }
 
 
+PROBLEM_SCHEMA_REF = {"$ref": "#/components/schemas/Problem"}
+
+
 def problem_doc(description: str) -> dict[str, Any]:
-    """An OpenAPI `responses` entry whose body is a problem document."""
-    return {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}, "description": description}
+    """An OpenAPI `responses` entry whose body is a problem document.
+
+    `model` puts Problem in the components (FastAPI files it under application/json too); the
+    schema under application/problem+json is what clients and contract tests check the body with.
+    """
+    return {
+        "model": Problem,
+        "content": {PROBLEM_MEDIA_TYPE: {"schema": PROBLEM_SCHEMA_REF}},
+        "description": description,
+    }
 
 
 # Documented on every router, so the OpenAPI document shows the real error body.
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: problem_doc(desc)
     for status, desc in {
+        400: "The URL is not UTF-8 text or holds a NUL character, or a cursor is not valid.",
+        401: "No valid API key: writes need one, reads too when POWERCAT_PUBLIC_READ is off.",
         422: "The request is invalid (problem+json with `errors`).",
+        429: "Too many requests from this key or address; retry after `Retry-After` seconds.",
         500: "Unexpected server error (generic problem+json; details only in the log).",
-        503: "The database is unreachable or busy; retry after `Retry-After` seconds.",
+        503: "The database is unreachable or busy, or the request took too long; retry after "
+        "`Retry-After` seconds.",
     }.items()
+}
+
+
+# Operations that change data: the key may lack the scope or the agency; bodies have a size limit.
+WRITE_PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **PROBLEM_RESPONSES,
+    403: problem_doc("The API key may not do this (read-only key, or another agency's items)."),
+    413: problem_doc("The body is over the size limit (POWERCAT_MAX_BODY_BYTES)."),
 }
 
 
@@ -113,6 +139,8 @@ async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.DomainError)
     status = status_for(exc)
     headers = {"Retry-After": "1"} if status == 503 else None
+    if status == 401:
+        headers = {"WWW-Authenticate": 'Bearer realm="powercat"'}
     extra = {k: v for k, v in exc.details.items() if k not in {"errors"}}
     errs = exc.details.get("errors")
     return problem_response(
@@ -120,19 +148,61 @@ async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+# Headers that make a write conditional. Documented as required; when one is missing the answer is
+# 428 (RFC 6585), not a validation failure.
+PRECONDITION_HEADERS = frozenset({("header", "if-match")})
+IF_MATCH_REQUIRED = 'this write needs an If-Match header with the item\'s ETag, e.g. If-Match: "3"'
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    found = exc.errors()
+    if found and all(
+        e["type"] == "missing" and tuple(e["loc"]) in PRECONDITION_HEADERS for e in found
+    ):
+        return await _domain_error(request, errors.PreconditionRequiredError(IF_MATCH_REQUIRED))
     # Pydantic's message, never its `input`: bodies do not echo what the client sent.
-    errs = [{"pointer": _pointer(tuple(e["loc"])), "message": str(e["msg"])} for e in exc.errors()]
+    errs = [{"pointer": _pointer(tuple(e["loc"])), "message": str(e["msg"])} for e in found]
     return problem_response(422, "invalid_input", "the request is not valid", errors_=errs)
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+# FastAPI's detail when a body cannot be decoded at all (JSON syntax errors arrive as validation).
+_BODY_PARSE_FAILED = "There was an error parsing the body"
+
+
+def _allowed_methods(request: Request) -> str | None:
+    """Every method the requested path answers to.
+
+    FastAPI makes one route per method, and Starlette's 405 names only the methods of the first
+    route whose path matches; RFC 9110 wants all of them in `Allow`, so ask the router for each.
+    """
+    routes = request.app.router.routes
+    allowed = [
+        method
+        for method in _METHODS
+        if any(r.matches({**request.scope, "method": method})[0] is Match.FULL for r in routes)
+    ]
+    return ", ".join(allowed) or None
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
     code = _CODE_BY_STATUS.get(status, "http_error")
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(status).description
-    return problem_response(status, code, detail, headers=exc.headers)
+    if status == 400 and detail == _BODY_PARSE_FAILED:
+        # A body that is not UTF-8 JSON is invalid input like any other: 422 with a pointer.
+        return problem_response(
+            422,
+            "invalid_input",
+            "the request is not valid",
+            errors_=[{"pointer": "/body", "message": "the body is not UTF-8 encoded JSON"}],
+        )
+    headers = dict(exc.headers or {})
+    if status == 405 and (allow := _allowed_methods(request)):
+        headers["Allow"] = allow
+    return problem_response(status, code, detail, headers=headers or None)
 
 
 async def _integrity_error(_request: Request, exc: Exception) -> JSONResponse:

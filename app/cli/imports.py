@@ -62,6 +62,11 @@ def _print_report(report: ImportReport) -> None:
         typer.echo(f"  {p.severity}: {where}{field} {p.code}: {p.message}")
     for ref in report.vanished:
         typer.echo(f"  vanished: id {ref.id} seq {ref.seq} {ref.name}")
+    for issue in report.validation:
+        seqs = ", ".join(str(i.get("seq")) for i in issue["items"])
+        typer.echo(
+            f"  would add {issue['severity']}: {issue['rule']} (seq {seqs}): {issue['message']}"
+        )
 
 
 @cli.command("import")

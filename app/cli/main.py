@@ -6,7 +6,7 @@ import logging
 import sys
 
 # Importing a command module registers its commands on `cli`.
-from app.cli import db, imports  # noqa: F401
+from app.cli import db, export, imports, keys, release, validate  # noqa: F401
 from app.cli.base import CliError, cli, describe, log, print_error
 
 

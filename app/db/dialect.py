@@ -2,10 +2,30 @@
 
 from __future__ import annotations
 
+import string
+from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, literal, select, text, type_coerce
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import (
+    ColumnElement,
+    ColumnExpressionArgument,
+    FromClause,
+    Integer,
+    Text,
+    and_,
+    bindparam,
+    column,
+    exists,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    table,
+    text,
+    type_coerce,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
@@ -40,7 +60,11 @@ async def feed_horizon(session: AsyncSession) -> tuple[int, int | None] | None:
 
 
 def json_array_contains(
-    dialect_name: str, column: ColumnElement[Any], value: int, *, key: str | None = None
+    dialect_name: str,
+    column: ColumnExpressionArgument[Any],
+    value: int,
+    *,
+    key: str | None = None,
 ) -> ColumnElement[bool]:
     """True where the JSON array in `column` (or in its member `key`) holds the integer `value`.
 
@@ -54,3 +78,120 @@ def json_array_contains(
     # SQLite has no containment operator: walk the array with the json_each table function.
     each = func.json_each(column, "$" if key is None else f"$.{key}").table_valued("value")
     return exists(select(literal(1)).select_from(each).where(each.c.value == value))
+
+
+# --- Item search (`q`): predicates phrased for the indexes of migration 0002 ------------------
+
+# The searched item fields, in the order of ix_item_search_chars and of the item_fts columns.
+ITEM_SEARCH_FIELDS: tuple[str, ...] = (
+    "name",
+    "legal_basis",
+    "responsibilities",
+    "accountability",
+    "remarks",
+)
+
+# What migration 0002 creates for one database only: FTS5 virtual and shadow tables on SQLite, GIN
+# indexes (pg_trgm operator classes, a function expression) on PostgreSQL. Declared in the models
+# they would be missing on the other database, so autogenerate leaves exactly these names out.
+_SEARCH_ONLY_TABLES = frozenset(
+    {"item_fts", "item_fts_config", "item_fts_data", "item_fts_docsize", "item_fts_idx"}
+)
+_SEARCH_ONLY_INDEXES = frozenset(
+    {f"ix_item_{field}_trgm" for field in ITEM_SEARCH_FIELDS} | {"ix_item_search_chars"}
+)
+
+_ITEM_FTS = table("item_fts", column("rowid", Integer))
+
+
+def autogenerate_include_name(
+    name: str | None, type_: str, parent_names: Mapping[str, str | None]
+) -> bool:
+    """Alembic `include_name`: False for the single-database search objects of migration 0002."""
+    if type_ == "table":
+        return name not in _SEARCH_ONLY_TABLES
+    if type_ == "index" and parent_names.get("table_name") == "item":
+        return name not in _SEARCH_ONLY_INDEXES
+    return True
+
+
+def like_contains_pattern(term: str) -> str:
+    """`%term%` for LIKE ... ESCAPE '\\', taking %, _ and \\ in the term literally."""
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _text_array(values: list[str]) -> ColumnElement[Any]:
+    # One text[] parameter: the character index holds text[], and && / @> need equal types.
+    return bindparam(None, values, type_=ARRAY(Text))
+
+
+def _ascii_nocase_regex(term: str) -> str:
+    """A PostgreSQL regex for `term` that folds ASCII letters and nothing else."""
+    parts: list[str] = []
+    for char in term:
+        if char in string.ascii_letters:
+            parts.append(f"[{char.lower()}{char.upper()}]")
+        elif char.isascii() and not char.isalnum():
+            # Backslash before a non-alphanumeric character means that character; never before
+            # letters or digits, where it starts an escape or a back reference.
+            parts.append("\\" + char)
+        else:
+            parts.append(char)
+    return "".join(parts)
+
+
+def text_contains(
+    column: ColumnElement[str | None], term: str, dialect_name: str
+) -> ColumnElement[bool]:
+    """True where `column` contains `term`, ignoring the case of ASCII letters only."""
+    if dialect_name == "postgresql" and any(char in string.ascii_letters for char in term):
+        # ILIKE folds by the database's LC_CTYPE (Ⅲ/ⅲ, Ａ/ａ too); a case-sensitive regex with
+        # [aA] classes folds ASCII alone, and pg_trgm serves it from the same index as LIKE.
+        return column.regexp_match(_ascii_nocase_regex(term))
+    # SQLite's LIKE folds ASCII letters only; on PostgreSQL the term has no ASCII letter here.
+    return column.like(like_contains_pattern(term), escape="\\")
+
+
+def item_search_chars(item: FromClause) -> ColumnElement[Any]:
+    """PostgreSQL: the characters of the searched fields, as ix_item_search_chars indexes them."""
+    fields = [item.c[name] for name in ITEM_SEARCH_FIELDS]
+    return func.item_search_chars(*fields, type_=ARRAY(Text))
+
+
+def _fts5_phrase(term: str) -> str:
+    # An FTS5 string: double quotes doubled, everything else literal.
+    return '"' + term.replace('"', '""') + '"'
+
+
+def item_search_match(item: FromClause, term: str, dialect_name: str) -> ColumnElement[bool]:
+    """Rows of `item` where a searched field contains `term`, exactly, phrased for the indexes."""
+    # Index conditions narrow the rows; the LIKE (or ASCII regex) conditions decide, so neither
+    # database returns more or fewer rows than a substring scan would.
+    fields = [item.c[name] for name in ITEM_SEARCH_FIELDS]
+    contains = or_(*(text_contains(field, term, dialect_name) for field in fields))
+    if dialect_name == "postgresql":
+        if len(term) >= 3 and any(char.isalnum() for char in term):
+            # One pg_trgm index per field: the planner ORs five bitmap index scans.
+            return contains
+        # Trigrams cannot serve 1-2 characters, nor terms of punctuation alone (pg_trgm keeps
+        # only letters and digits, and would read its whole index); the character index can.
+        # Containing every character of the term (in either ASCII case) is exactly containing a
+        # 1-character term, and narrows a longer one to the rows the LIKE conditions then check.
+        chars = item_search_chars(item)
+        plain = [char for char in dict.fromkeys(term) if char not in string.ascii_letters]
+        letters = dict.fromkeys(char.lower() for char in term if char in string.ascii_letters)
+        conditions = [chars.op("@>", is_comparison=True)(_text_array(plain))] if plain else []
+        conditions += [
+            chars.op("&&", is_comparison=True)(_text_array([letter, letter.upper()]))
+            for letter in letters
+        ]
+        has_chars = and_(*conditions)
+        return has_chars if len(term) == 1 else and_(has_chars, contains)
+    if len(term) >= 3:
+        # FTS5 trigram phrases find the substring but fold all of Unicode's case (Ⅲ/ⅲ), so the
+        # LIKE conditions still decide, on the few rows the index returns.
+        matches = literal_column("item_fts").op("MATCH", is_comparison=True)(_fts5_phrase(term))
+        return and_(item.c.id.in_(select(_ITEM_FTS.c.rowid).where(matches)), contains)
+    # FTS5 trigrams cannot match fewer than 3 characters: a scan, fine at SQLite's sizes.
+    return contains

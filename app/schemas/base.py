@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import re
+from datetime import datetime
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+# What the validators below check, written as JSON Schema patterns so that clients and fuzzers see
+# the same rules in the OpenAPI document (the validators give the friendlier messages).
+NO_NUL_PATTERN = r"^[^\x00]*$"
+# Whitespace, control characters and the zero-width marks the text cleaner removes.
+_INVISIBLE = r"\x00-\x20\x7f\x85\xa0\u1680\u2000-\u200b\u2028\u2029\u202f\u205f\u2060\u3000\ufeff"
+VISIBLE_TEXT_PATTERN = rf"^[^\x00]*[^{_INVISIBLE}][^\x00]*$"
+_VISIBLE = re.compile(rf"[^{_INVISIBLE}]")
 
 
 def _no_nul(value: str) -> str:
@@ -14,13 +24,63 @@ def _no_nul(value: str) -> str:
     return value
 
 
+def _visible(value: str) -> str:
+    # Services clean text before storing it; a required field that cleaning would empty is refused.
+    if not _VISIBLE.search(value):
+        raise ValueError("the text must contain a visible character")
+    return value
+
+
 class Schema(BaseModel):
-    """Base of every contract model: unknown fields are refused, strings are checked for NUL."""
+    """Base of every request body: unknown fields are refused, strings are checked for NUL.
 
-    model_config = ConfigDict(extra="forbid", from_attributes=True, str_strip_whitespace=False)
+    Strict: values must have the JSON type the document gives (`false` is not 0, `"1"` is not 1).
+    """
+
+    model_config = ConfigDict(
+        extra="forbid", from_attributes=True, str_strip_whitespace=False, strict=True
+    )
 
 
-NoNulStr = Annotated[str, AfterValidator(_no_nul)]
+NoNulStr = Annotated[
+    str, AfterValidator(_no_nul), Field(json_schema_extra={"pattern": NO_NUL_PATTERN})
+]
 ShortText = Annotated[NoNulStr, Field(min_length=1, max_length=500)]
 LongText = Annotated[NoNulStr, Field(max_length=20_000)]
-PositiveInt32 = Annotated[int, Field(ge=1, le=2_147_483_647)]
+# Required text: at least one visible character (whitespace and zero-width marks do not count).
+VisibleShortText = Annotated[
+    ShortText, AfterValidator(_visible), Field(json_schema_extra={"pattern": VISIBLE_TEXT_PATTERN})
+]
+VisibleLongText = Annotated[
+    NoNulStr,
+    AfterValidator(_visible),
+    Field(min_length=1, max_length=20_000, json_schema_extra={"pattern": VISIBLE_TEXT_PATTERN}),
+]
+
+
+def _integral(value: Any) -> Any:
+    # JSON Schema counts 3.0 as an integer; strict validation alone would refuse it.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# An integer in a request body: 3 or 3.0, never true or "3".
+JsonInt = Annotated[int, BeforeValidator(_integral)]
+PositiveInt32 = Annotated[JsonInt, Field(ge=1, le=2_147_483_647)]
+
+# RFC 3339 date-time with an offset, as `format: date-time` means. Without this, a query value such
+# as `0.5` would pass as a Unix timestamp and `2026-11-25T08:00:00` as a time in no zone.
+RFC3339_PATTERN = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
+
+
+def _rfc3339(value: Any) -> Any:
+    if isinstance(value, str) and not re.fullmatch(RFC3339_PATTERN, value):
+        raise ValueError("use an RFC 3339 date-time with a zone, e.g. 2026-11-25T08:00:00Z")
+    return value
+
+
+Rfc3339DateTime = Annotated[datetime, BeforeValidator(_rfc3339)]

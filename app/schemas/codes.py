@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class CodePartsRead(BaseModel):
@@ -49,6 +49,34 @@ class CodeProblemRead(BaseModel):
 
 class CodeDecodeRead(BaseModel):
     """A decoded code: whether it is valid, its segments and every problem found."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "valid": True,
+                    "normalized": "11620621MB176555834621036001000",
+                    "parts": {
+                        "credit_code": "11620621MB17655583",
+                        "level": "4",
+                        "region": "62",
+                        "type": "10",
+                        "department": "36",
+                        "main": "001",
+                        "sub": "000",
+                        "handling": None,
+                    },
+                    "labels": {
+                        "level": "县级",
+                        "type": "其他行政权力",
+                        "region": "省级增设事项（62）",
+                        "sub": "无子项",
+                    },
+                    "problems": [],
+                }
+            ]
+        }
+    )
 
     valid: bool
     normalized: str = Field(

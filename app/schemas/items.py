@@ -5,11 +5,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
-from app.schemas.base import LongText, NoNulStr, Schema, ShortText
+from app.schemas.base import (
+    JsonInt,
+    LongText,
+    NoNulStr,
+    Schema,
+    ShortText,
+    VisibleLongText,
+    VisibleShortText,
+)
 
 CODE_PATTERN = r"^[0-9A-HJ-NP-RTUWXY]{31}(?:[0-9]{2})?$"
+# Pagination cursors are opaque and signed, written in the URL-safe base64 alphabet.
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"
 LocalCode = Annotated[
     str,
     Field(
@@ -24,6 +35,15 @@ PowerTypeCode = Annotated[
     str, Field(pattern=r"^(0[1-9]|10|20)$", description="standard power type code", examples=["02"])
 ]
 ItemStatusLiteral = Literal["active", "withdrawn"]
+# Fields every item has; they can be changed but never cleared.
+REQUIRED_ITEM_FIELDS = (
+    "name",
+    "power_type",
+    "exercising_body",
+    "legal_basis",
+    "responsibilities",
+    "accountability",
+)
 
 ITEM_EXAMPLE: dict[str, Any] = {
     "id": 29,
@@ -109,47 +129,115 @@ class ItemRead(BaseModel):
     updated_at: datetime
 
 
+ITEM_CREATE_EXAMPLE: dict[str, Any] = {
+    "agency_id": 2,
+    "seq": 10,
+    "name": "对医保定点医药机构、医保经办机构、参保人骗取医保基金支出的处罚",
+    "power_type": "02",
+    "local_code": "11620621MB176555834620236010000",
+    "exercising_body": "民勤县医疗保障局",
+    "handling_unit": "基金监管股",
+    "legal_basis": "《中华人民共和国社会保险法》第八十七条：……",
+    "responsibilities": "1.立案阶段责任：……",
+    "accountability": "因不履行或不正确履行行政职责，有下列情形的，……",
+    "reason": "补录清单遗漏的事项",
+}
+ITEM_UPDATE_EXAMPLE: dict[str, Any] = {"handling_unit": "基金监管股", "reason": "承办机构调整"}
+
+
 class ItemCreate(Schema):
     """A new item; `reason` is recorded with the revision."""
 
-    agency_id: int = Field(ge=1, le=2_147_483_647)
-    seq: int | None = Field(default=None, ge=0, le=2_147_483_647)
-    name: ShortText
-    sub_item_name: ShortText | None = None
+    model_config = ConfigDict(json_schema_extra={"examples": [ITEM_CREATE_EXAMPLE]})
+
+    agency_id: JsonInt = Field(ge=1, le=2_147_483_647, description="the owning agency's id")
+    seq: JsonInt | None = Field(default=None, ge=0, le=2_147_483_647, description="序号")
+    name: VisibleShortText = Field(description="事项名称")
+    sub_item_name: ShortText | None = Field(default=None, description="子项名称")
     power_type: PowerTypeCode
-    power_type_raw: Annotated[NoNulStr, Field(max_length=100)] | None = None
+    power_type_raw: Annotated[NoNulStr, Field(max_length=100)] | None = Field(
+        default=None, description="the label as printed; default: the standard label"
+    )
     local_code: LocalCode | None = None
-    sub_local_code: LocalCode | None = None
-    exercising_body: ShortText
-    handling_unit: ShortText | None = None
-    legal_basis: LongText
-    responsibilities: LongText
-    accountability: LongText
-    remarks: LongText | None = None
-    reason: Annotated[NoNulStr, Field(max_length=1000)] | None = None
+    sub_local_code: LocalCode | None = Field(default=None, description="子项地方权力编码")
+    exercising_body: VisibleShortText = Field(description="行使主体")
+    handling_unit: ShortText | None = Field(default=None, description="承办机构")
+    legal_basis: VisibleLongText = Field(description="实施依据; laws and articles are extracted")
+    responsibilities: VisibleLongText = Field(description="责任事项内容")
+    accountability: VisibleLongText = Field(description="追责情形")
+    remarks: LongText | None = Field(default=None, description="备注")
+    reason: Annotated[NoNulStr, Field(max_length=1000)] | None = Field(
+        default=None, description="why (recorded with the revision; or X-Change-Reason)"
+    )
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    # Absent means "keep"; the document must not suggest null as a value.
+    schema.pop("default", None)
 
 
 class ItemUpdate(Schema):
-    """Fields to change; absent fields stay, an explicit null clears an optional field."""
+    """Fields to change; absent fields stay, an explicit null clears an optional field.
 
-    seq: int | None = Field(default=None, ge=0, le=2_147_483_647)
-    name: ShortText | None = None
-    sub_item_name: ShortText | None = None
-    power_type: PowerTypeCode | None = None
+    Required fields (name, power_type, exercising_body, legal_basis, responsibilities,
+    accountability) can be changed but not cleared: they are not nullable.
+    """
+
+    model_config = ConfigDict(json_schema_extra={"examples": [ITEM_UPDATE_EXAMPLE]})
+
+    seq: JsonInt | None = Field(default=None, ge=0, le=2_147_483_647, description="序号")
+    name: VisibleShortText | SkipJsonSchema[None] = Field(
+        default=None, description="事项名称", json_schema_extra=_no_default
+    )
+    sub_item_name: ShortText | None = Field(default=None, description="子项名称")
+    power_type: PowerTypeCode | SkipJsonSchema[None] = Field(
+        default=None, json_schema_extra=_no_default
+    )
     power_type_raw: Annotated[NoNulStr, Field(max_length=100)] | None = None
     local_code: LocalCode | None = None
-    sub_local_code: LocalCode | None = None
-    exercising_body: ShortText | None = None
-    handling_unit: ShortText | None = None
-    legal_basis: LongText | None = None
-    responsibilities: LongText | None = None
-    accountability: LongText | None = None
-    remarks: LongText | None = None
-    reason: Annotated[NoNulStr, Field(max_length=1000)] | None = None
+    sub_local_code: LocalCode | None = Field(default=None, description="子项地方权力编码")
+    exercising_body: VisibleShortText | SkipJsonSchema[None] = Field(
+        default=None, description="行使主体", json_schema_extra=_no_default
+    )
+    handling_unit: ShortText | None = Field(default=None, description="承办机构")
+    legal_basis: VisibleLongText | SkipJsonSchema[None] = Field(
+        default=None, description="实施依据", json_schema_extra=_no_default
+    )
+    responsibilities: VisibleLongText | SkipJsonSchema[None] = Field(
+        default=None, description="责任事项内容", json_schema_extra=_no_default
+    )
+    accountability: VisibleLongText | SkipJsonSchema[None] = Field(
+        default=None, description="追责情形", json_schema_extra=_no_default
+    )
+    remarks: LongText | None = Field(default=None, description="备注")
+    reason: Annotated[NoNulStr, Field(max_length=1000)] | None = Field(
+        default=None, description="why (recorded with the revision; or X-Change-Reason)"
+    )
+
+    @field_validator(*REQUIRED_ITEM_FIELDS, mode="before")
+    @classmethod
+    def _not_cleared(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("this field is required: change it or leave it out")
+        return value
+
+
+REVISION_EXAMPLE: dict[str, Any] = {
+    "item_id": 29,
+    "version": 2,
+    "kind": "update",
+    "changed_at": "2026-11-26T09:30:00Z",
+    "actor": "key:1:quickstart",
+    "reason": "年度复核",
+    "changed_fields": ["remarks"],
+    "item": {**ITEM_EXAMPLE, "remarks": "2026年清单复核", "version": 2},
+}
 
 
 class ItemRevisionRead(BaseModel):
     """One revision of an item: its full state at `version`, and who changed what and why."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [REVISION_EXAMPLE]})
 
     item_id: int
     version: int
@@ -168,6 +256,21 @@ class FieldChange(BaseModel):
 
 
 class ItemDiff(BaseModel):
+    """Field-level changes between two versions of one item."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "item_id": 29,
+                    "from_version": 1,
+                    "to_version": 2,
+                    "changes": [{"field": "remarks", "before": None, "after": "2026年清单复核"}],
+                }
+            ]
+        }
+    )
+
     item_id: int
     from_version: int
     to_version: int

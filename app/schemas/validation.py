@@ -5,11 +5,49 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from app.schemas.base import Schema
+from app.schemas.base import JsonInt, Schema
 
 SeverityLiteral = Literal["error", "warning", "info"]
+
+# Examples from the real Minqin list: its items 4, 5 and 6 share one code.
+ISSUE_EXAMPLE: dict[str, JsonValue] = {
+    "rule": "code.duplicate",
+    "severity": "error",
+    "message": "同一地方权力编码“11620621MB176555834621036001000”用于3个现行事项"
+    "（民勤县医疗保障局第4、5、6项）：一个编码只能标识一个事项",
+    "field": "local_code",
+    "items": [
+        {
+            "id": 32,
+            "seq": 4,
+            "agency": "民勤县医疗保障局",
+            "name": "对医疗保险基金预算决算草案进行编制及审核",
+        },
+        {
+            "id": 33,
+            "seq": 5,
+            "agency": "民勤县医疗保障局",
+            "name": "对医疗机构、药品生产企业在药品交易过程中发生的各种不诚信行为的监管",
+        },
+        {
+            "id": 34,
+            "seq": 6,
+            "agency": "民勤县医疗保障局",
+            "name": "对我县非营利性医疗机构在特殊情况下使用我省非集中采购中标药品进行核准",
+        },
+    ],
+    "value": "11620621MB176555834621036001000",
+}
+STORED_ISSUE_EXAMPLE: dict[str, JsonValue] = {
+    **ISSUE_EXAMPLE,
+    "id": 1,
+    "run_id": 7,
+    "fingerprint": "cfea3ada8d6cd7b76dffb9fe8d1be11526084ba3e1bbf53ca3a9d18516c96750",
+    "first_seen_run_id": 7,
+    "first_seen_at": "2026-11-26T09:00:00Z",
+}
 RULE_PATTERN = r"^[a-z_]{1,40}\.[a-z_]{1,60}$"
 
 
@@ -41,6 +79,8 @@ class ValidationIssueRead(BaseModel):
 class StoredValidationIssueRead(ValidationIssueRead):
     """An issue as a validation run stored it."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [STORED_ISSUE_EXAMPLE]})
+
     id: int
     run_id: int
     fingerprint: str = Field(description="equal across runs for the same problem")
@@ -66,6 +106,22 @@ class ValidationReport(BaseModel):
 class ValidationRuleRead(BaseModel):
     """A rule: what it checks, why it matters and how a clerk fixes what it finds."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "code.duplicate",
+                    "check": 3,
+                    "severity": "error",
+                    "fields": ["local_code", "sub_local_code"],
+                    "title": "编码重复",
+                    "explanation": "一个实施编码只能标识目录中的一个现行事项。",
+                    "fix": "确认哪个事项是该编码的正确持有者，为其余事项重新编主项顺序码。",
+                }
+            ]
+        }
+    )
+
     id: str = Field(examples=["code.duplicate"])
     check: int | None = Field(
         description="number of the check in the reference table (codes.md); null for extras"
@@ -80,13 +136,27 @@ class ValidationRuleRead(BaseModel):
 class ValidationRunCreate(Schema):
     """Run every rule over the catalogue, or over one agency's items."""
 
-    agency_id: int | None = Field(
+    model_config = ConfigDict(json_schema_extra={"examples": [{"agency_id": 2}, {}]})
+
+    agency_id: JsonInt | None = Field(
         default=None, ge=1, le=2_147_483_647, description="only this agency's items"
     )
 
 
 class ValidationRunCreated(BaseModel):
     """A stored run: its counts and where its issues are."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 7,
+                    "counts": {"error": 1, "warning": 0, "info": 0},
+                    "issues_url": "/api/v1/validation/issues?run_id=7",
+                }
+            ]
+        }
+    )
 
     id: int
     counts: ValidationCounts
@@ -100,6 +170,27 @@ class ValidationRunAgencyRef(BaseModel):
 
 class ValidationRunRead(BaseModel):
     """A stored run, compared with the previous run of the same scope."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 7,
+                    "started_at": "2026-11-26T09:00:00Z",
+                    "finished_at": "2026-11-26T09:00:01Z",
+                    "agency": {"id": 2, "name": "民勤县医疗保障局"},
+                    "actor": "key:1:quickstart",
+                    "counts": {"error": 1, "warning": 0, "info": 0},
+                    "issues_url": "/api/v1/validation/issues?run_id=7",
+                    "previous_run_id": None,
+                    "new_fingerprints": [
+                        "cfea3ada8d6cd7b76dffb9fe8d1be11526084ba3e1bbf53ca3a9d18516c96750"
+                    ],
+                    "fixed_fingerprints": [],
+                }
+            ]
+        }
+    )
 
     id: int
     started_at: datetime

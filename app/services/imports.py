@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import anyio.to_thread
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.enums import ChangeKind, ImportStatus, ItemStatus
-from app.errors import ImportFormatError
+from app.errors import ForbiddenError, ImportFormatError
 from app.models import Agency, ImportBatch, Item
 from app.models.types import utcnow
 from app.schemas.imports import (
@@ -21,11 +21,19 @@ from app.schemas.imports import (
     ImportProblem,
     ImportReport,
 )
-from app.services import revisions
+from app.services import audit, revisions
 from app.services.importers import matching, registry
-from app.services.importers.prepare import CONTENT_FIELDS, AgencyInfo, PreparedItem, prepare
+from app.services.importers.prepare import (
+    CONTENT_FIELDS,
+    AgencyInfo,
+    Prepared,
+    PreparedItem,
+    prepare,
+)
 from app.services.importers.records import ParseProblem
 from app.services.revisions import Actor
+from app.services.validation import runner as validation
+from app.services.validation.rules import IssueData
 
 ProgressFn = Callable[[int, int], None]
 
@@ -141,6 +149,7 @@ async def _plan(
     prepared_items: list[PreparedItem],
     agencies: dict[str, AgencyInfo],
     request: ImportRequest,
+    actor: Actor,
     progress: ProgressFn | None,
 ) -> _Plan:
     plan = _Plan(ImportCounts(items=len(prepared_items)), [], [], [], [])
@@ -149,7 +158,15 @@ async def _plan(
         by_agency.setdefault(row.agency, []).append(row)
     done = 0
     for agency_name, rows in by_agency.items():
-        agency = await _agency(session, agencies[agency_name], create=not request.dry_run)
+        agency = await _agency(session, agencies[agency_name], create=False)
+        if agency is None and not actor.is_admin:
+            raise ForbiddenError(f"only an admin key may add a new agency ({agency_name[:50]})")
+        if agency is not None and not actor.may_write(agency.id):
+            raise ForbiddenError(f"this key may not import items of {agency_name[:50]}")
+        if agency is None and not request.dry_run:
+            agency = await _agency(session, agencies[agency_name], create=True)
+        elif agency is not None and not request.dry_run:
+            await _agency(session, agencies[agency_name], create=True)
         existing: list[Item] = []
         if agency is not None:
             stmt = select(Item).where(Item.agency_id == agency.id).order_by(Item.id)
@@ -164,16 +181,21 @@ async def _plan(
                 plan.create.append((row, agency))
                 continue
             item = existing[pairs[index]]
-            restored = item.status == ItemStatus.WITHDRAWN
-            if not restored and not _differs(item, row.values):
+            target = ItemStatus(row.status)
+            if item.status == target and not _differs(item, row.values):
                 plan.counts.unchanged += 1
                 continue
-            if restored:
-                plan.counts.restored += 1
-            else:
+            if item.status == target:
+                kind = ChangeKind.UPDATE
                 plan.counts.changed += 1
+            elif target == ItemStatus.ACTIVE:
+                kind = ChangeKind.RESTORE
+                plan.counts.restored += 1
+            else:  # an export that says the item was withdrawn
+                kind = ChangeKind.WITHDRAW
+                plan.counts.withdrawn += 1
             plan.changed.append(_ref(item, line=row.line))
-            plan.modify.append((item, ChangeKind.RESTORE if restored else ChangeKind.UPDATE, row))
+            plan.modify.append((item, kind, row))
         matched = set(pairs.values())
         for position, item in enumerate(existing):
             if position in matched or item.status != ItemStatus.ACTIVE:
@@ -195,7 +217,7 @@ async def _apply(
         created.append(
             Item(
                 agency_id=agency.id,
-                status=ItemStatus.ACTIVE,
+                status=ItemStatus(row.status),
                 import_key=_import_key(row.values),
                 import_batch_id=batch.id,
                 **{name: row.values.get(name) for name in CONTENT_FIELDS},
@@ -214,7 +236,7 @@ async def _apply(
                 setattr(item, name, replacement.values.get(name))
             for name, value in _source(request.file_name, replacement).items():
                 setattr(item, name, value)
-            item.status = ItemStatus.ACTIVE
+            item.status = ItemStatus(replacement.status)
             item.import_batch_id = batch.id
     await session.flush()
 
@@ -226,10 +248,60 @@ async def _apply(
     await revisions.record(
         session,
         records,
-        actor=Actor(actor.name, actor.reason or f"import {request.file_name}", actor.request_id),
+        actor=replace(actor, reason=actor.reason or f"import {request.file_name}"),
         import_batch_id=batch.id,
         at=batch.started_at,
     )
+
+
+async def _issues_of(session: AsyncSession, agency_ids: set[int]) -> list[IssueData]:
+    found: dict[str, IssueData] = {}
+    for agency_id in sorted(agency_ids):
+        for issue in await validation.evaluate(session, agency_id=agency_id):
+            found.setdefault(issue.fingerprint, issue)
+    return list(found.values())
+
+
+async def _agency_ids(session: AsyncSession, names: list[str]) -> set[int]:
+    rows = await session.scalars(select(Agency.id).where(Agency.name.in_(names)))
+    return set(rows.all())
+
+
+async def _rehearse(
+    session: AsyncSession, prepared: Prepared, request: ImportRequest, actor: Actor
+) -> list[dict[str, Any]]:
+    """The validation issues the file would add: import it in a savepoint, check, roll back."""
+    names = list(prepared.agencies)
+    before = await _issues_of(session, await _agency_ids(session, names))
+    newest_id = await session.scalar(select(func.max(Item.id))) or 0
+    savepoint = await session.begin_nested()
+    try:
+        real = replace(request, dry_run=False)
+        plan = await _plan(session, prepared.items, prepared.agencies, real, actor, None)
+        if plan.create or plan.modify:
+            batch = ImportBatch(
+                file_name=request.file_name[:255],
+                sha256="dry-run",
+                format="dry-run",
+                status=ImportStatus.RUNNING,
+                actor=actor.name,
+                started_at=utcnow(),
+            )
+            session.add(batch)
+            await session.flush()
+            await _apply(session, plan, real, batch, actor)
+        after = await _issues_of(session, await _agency_ids(session, names))
+    finally:
+        await savepoint.rollback()
+    issues = []
+    for issue in validation.added(before, after):
+        doc = issue.as_json()
+        for item in doc["items"]:
+            # Rows the rehearsal created vanished with the savepoint: their ids mean nothing.
+            if item["id"] > newest_id:
+                item["id"] = None
+        issues.append(doc)
+    return issues
 
 
 async def run(
@@ -259,7 +331,7 @@ async def run(
             f"line {first.line}: {first.message}{more}",
             details={"problems": [p.model_dump(mode="json") for p in unreadable[:100]]},
         )
-    plan = await _plan(session, prepared.items, prepared.agencies, request, progress)
+    plan = await _plan(session, prepared.items, prepared.agencies, request, actor, progress)
     plan.counts.warnings = sum(1 for p in problems if p.severity == "warning")
     plan.counts.errors = sum(1 for p in problems if p.severity == "error")
     report = ImportReport(
@@ -276,6 +348,8 @@ async def run(
         vanished=plan.vanished,
     )
     if request.dry_run:
+        if not unreadable:
+            report.validation = await _rehearse(session, prepared, request, actor)
         return report
     if not (plan.create or plan.modify):
         report.status = "unchanged"
@@ -299,5 +373,12 @@ async def run(
     batch.counts = plan.counts.model_dump()
     batch.report = report.model_dump(mode="json")
     batch.finished_at = utcnow()
-    await session.flush()
+    await audit.record(
+        session,
+        actor,
+        action="import",
+        target_type="import_batch",
+        target_id=batch.id,
+        change={"file": request.file_name, "sha256": sha256, "counts": plan.counts.model_dump()},
+    )
     return report

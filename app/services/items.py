@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
-from app.enums import ChangeKind, ItemStatus
+from app.enums import ChangeKind, ItemStatus, Severity
 from app.errors import (
     AmbiguousCodeError,
+    ForbiddenError,
     InvalidCursorError,
     InvalidInputError,
     ItemNotFoundError,
     ItemRevisionNotFoundError,
+    ValidationFailedError,
     VersionMismatchError,
 )
 from app.models import Agency, Item, ItemRevision
@@ -31,10 +34,12 @@ from app.schemas.items import (
     ItemRevisionRead,
     ItemUpdate,
 )
-from app.services import cursors, power_types, queries, revisions
+from app.services import audit, cursors, power_types, queries, revisions, search
 from app.services.citations import extract_citations
 from app.services.revisions import Actor
 from app.services.text import clean_text, normalize_code, normalize_label
+from app.services.validation import runner as validation
+from app.services.validation.rules import IssueData
 
 REQUIRED_FIELDS = (
     "name",
@@ -117,23 +122,39 @@ def _filtered(stmt: Select[Any], f: ItemFilter) -> Select[Any]:
 async def list_items(
     session: AsyncSession, *, filters: ItemFilter, limit: int, cursor: str | None, secret: str
 ) -> Page[ItemRead]:
-    """One page of items in id order (keyset pagination: stable while items are added).
+    """One page of items: in id order, or with `q` name matches first (keyset pagination).
 
     Raises:
-        InvalidCursorError: the cursor is not one this service made.
+        InvalidCursorError: the cursor is not one this service made for this listing.
+        InvalidInputError: the search term is too long or holds NUL.
     """
     stmt = _filtered(queries.item_select(), filters)
+    term = search.normalize_term(filters.q)
+    if term is None:
+        kind = LIST_CURSOR
+        key: list[Any] = [Item.id]
+        stmt = stmt.order_by(Item.id)
+    else:
+        # The cursor of a search remembers its term, so it cannot page through another search.
+        kind = f"{LIST_CURSOR}:q:{hashlib.sha256(term.encode()).hexdigest()[:16]}"
+        rank = search.name_rank(term, session.get_bind().dialect.name)
+        key = [rank, Item.id]
+        stmt = search.apply_search(stmt, term, session.get_bind().dialect.name)
+        stmt = stmt.add_columns(rank.label("search_rank"))
     if cursor:
-        (after_id,) = cursors.decode(cursor, kind=LIST_CURSOR, secret=secret)
-        if not isinstance(after_id, int):
+        after = cursors.decode(cursor, kind=kind, secret=secret)
+        if len(after) != len(key) or not all(isinstance(v, int) for v in after):
             raise InvalidCursorError("the cursor is not valid")
-        stmt = stmt.where(Item.id > after_id)
-    rows = await queries.fetch_items(session, stmt.order_by(Item.id).limit(limit + 1))
+        stmt = stmt.where(tuple_(*key) > tuple_(*after))
+    result = await session.execute(stmt.limit(limit + 1))
+    rows = list(result.mappings())
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
-        next_cursor = cursors.encode([rows[-1].id], kind=LIST_CURSOR, secret=secret)
-    return Page[ItemRead](items=rows, next_cursor=next_cursor)
+        last = rows[-1]
+        values = [last["id"]] if term is None else [last["search_rank"], last["id"]]
+        next_cursor = cursors.encode(values, kind=kind, secret=secret)
+    return Page[ItemRead](items=queries.to_read(rows), next_cursor=next_cursor)
 
 
 # --- writes --------------------------------------------------------------------------------------
@@ -175,14 +196,20 @@ def _require_fields(changes: dict[str, Any]) -> None:
         )
 
 
+def _authorize(actor: Actor, agency_id: int) -> None:
+    if not actor.may_write(agency_id):
+        raise ForbiddenError("this key may not change items of this agency")
+
+
 async def _load_for_write(
-    session: AsyncSession, item_id: int, expected_version: int | None
+    session: AsyncSession, item_id: int, expected_version: int | None, actor: Actor
 ) -> Item:
     # FOR UPDATE makes a concurrent PostgreSQL writer wait and then see the new version; SQLite
     # renders nothing and relies on BEGIN IMMEDIATE plus the version column.
     item = await session.scalar(select(Item).where(Item.id == item_id).with_for_update())
     if item is None:
         raise ItemNotFoundError(f"item {item_id} does not exist")
+    _authorize(actor, item.agency_id)
     # None is If-Match: * (any current version).
     if expected_version is not None and item.version != expected_version:
         raise VersionMismatchError(
@@ -192,8 +219,46 @@ async def _load_for_write(
     return item
 
 
+def _problem_keys(issues: list[IssueData], item_id: int) -> set[tuple[str, str | None, str | None]]:
+    return {(i.rule, i.field, i.value) for i in issues if item_id in i.item_ids}
+
+
+async def _refuse_new_errors(
+    session: AsyncSession, item: Item, before: list[IssueData] | None
+) -> None:
+    """Refuse the write when it gives this item an error it did not have.
+
+    Existing errors may stay (a clerk fixes one field at a time) and fixing one is always allowed;
+    errors of other items that merely change shape (a duplicate group shrinking) do not count.
+    """
+    after = await validation.evaluate(session, agency_id=item.agency_id)
+    had = _problem_keys(before or [], item.id)
+    new = [
+        i
+        for i in after
+        if i.severity == Severity.ERROR
+        and item.id in i.item_ids
+        and (i.rule, i.field, i.value) not in had
+    ]
+    if new:
+        raise ValidationFailedError(
+            "the change would add catalogue errors: " + "; ".join(i.message for i in new[:3]),
+            details={
+                "issues": [i.as_json() for i in new],
+                "errors": [
+                    {"pointer": f"/body/{i.field or ''}", "message": i.message} for i in new
+                ],
+            },
+        )
+
+
 async def _save(
-    session: AsyncSession, item: Item, kind: ChangeKind, before: dict[str, Any], actor: Actor
+    session: AsyncSession,
+    item: Item,
+    kind: ChangeKind,
+    before: dict[str, Any],
+    actor: Actor,
+    issues_before: list[IssueData] | None = None,
 ) -> ItemRead:
     now = utcnow()
     item.updated_at = now
@@ -201,12 +266,22 @@ async def _save(
         await session.flush()
     except StaleDataError as exc:  # another writer got there between our read and our write
         raise VersionMismatchError("the item was changed by someone else") from exc
+    if item.status == ItemStatus.ACTIVE:
+        await _refuse_new_errors(session, item, issues_before)
     fields = (
         list(revisions.SNAPSHOT_FIELDS)
         if kind == ChangeKind.CREATE
         else revisions.changed_fields(before, revisions.snapshot(item))
     )
     await revisions.record(session, [(item, kind, fields)], actor=actor, at=now)
+    await audit.record(
+        session,
+        actor,
+        action=f"item.{kind.value}",
+        target_type="item",
+        target_id=item.id,
+        change={"version": item.version, "fields": fields},
+    )
     return await get(session, item_id=item.id)
 
 
@@ -214,8 +289,10 @@ async def create(session: AsyncSession, *, data: ItemCreate, actor: Actor) -> It
     """Add an item (version 1) and its first revision.
 
     Raises:
+        ForbiddenError: the actor may not write this agency's items.
         InvalidInputError: the agency does not exist or a required field is empty.
     """
+    _authorize(actor, data.agency_id)
     if await session.get(Agency, data.agency_id) is None:
         raise InvalidInputError(
             "the agency does not exist",
@@ -227,7 +304,7 @@ async def create(session: AsyncSession, *, data: ItemCreate, actor: Actor) -> It
     _require_fields({k: values.get(k) for k in REQUIRED_FIELDS if k != "power_type"})
     item = Item(status=ItemStatus.ACTIVE, **values)
     session.add(item)
-    return await _save(session, item, ChangeKind.CREATE, {}, actor)
+    return await _save(session, item, ChangeKind.CREATE, {}, actor, [])
 
 
 async def update(
@@ -241,19 +318,20 @@ async def update(
     """Change the given fields (absent ones stay; null clears an optional one).
 
     Raises:
-        ItemNotFoundError, VersionMismatchError, InvalidInputError.
+        ItemNotFoundError, ForbiddenError, VersionMismatchError, InvalidInputError.
     """
-    item = await _load_for_write(session, item_id, expected_version)
+    item = await _load_for_write(session, item_id, expected_version, actor)
     changes = data.model_dump(exclude_unset=True, exclude={"reason"})
     _require_fields(changes)
     changes = _cleaned(changes)
     _require_fields({k: v for k, v in changes.items() if k in REQUIRED_FIELDS})
+    issues_before = await validation.evaluate(session, agency_id=item.agency_id)
     before = revisions.snapshot(item)
     for name, value in changes.items():
         setattr(item, name, value)
     if not revisions.changed_fields(before, revisions.snapshot(item)):
         return await get(session, item_id=item_id)  # nothing changes, so no new version
-    return await _save(session, item, ChangeKind.UPDATE, before, actor)
+    return await _save(session, item, ChangeKind.UPDATE, before, actor, issues_before)
 
 
 async def set_status(
@@ -267,15 +345,16 @@ async def set_status(
     """Withdraw or restore an item; nothing is ever erased. Same status again is a no-op.
 
     Raises:
-        ItemNotFoundError, VersionMismatchError.
+        ItemNotFoundError, ForbiddenError, VersionMismatchError.
     """
-    item = await _load_for_write(session, item_id, expected_version)
+    item = await _load_for_write(session, item_id, expected_version, actor)
     if item.status == status:
         return await get(session, item_id=item_id)
+    issues_before = await validation.evaluate(session, agency_id=item.agency_id)
     before = revisions.snapshot(item)
     item.status = status
     kind = ChangeKind.WITHDRAW if status == ItemStatus.WITHDRAWN else ChangeKind.RESTORE
-    return await _save(session, item, kind, before, actor)
+    return await _save(session, item, kind, before, actor, issues_before)
 
 
 # --- history -------------------------------------------------------------------------------------

@@ -42,11 +42,27 @@ def changed_fields(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """Who makes a change, and why: recorded with every revision."""
+    """Who makes a change, with what rights, and why: recorded with every revision and audit entry.
+
+    `agency_ids` None means every agency (admin keys and the command line, which runs with the
+    database owner's rights); otherwise the agencies a write key may change.
+    """
 
     name: str
     reason: str | None = None
     request_id: str | None = None
+    key_id: int | None = None
+    scope: str = "admin"
+    agency_ids: frozenset[int] | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.scope == "admin"
+
+    def may_write(self, agency_id: int | None) -> bool:
+        if self.scope not in {"write", "admin"}:
+            return False
+        return self.agency_ids is None or (agency_id is not None and agency_id in self.agency_ids)
 
 
 async def record(

@@ -250,3 +250,31 @@ class TestEncodings:
         gbk = await import_bytes(session, text.encode("gb18030"), "a.txt", dry_run=True)
         bom = await import_bytes(session, b"\xef\xbb\xbf" + text.encode(), "a.txt", dry_run=True)
         assert utf8.counts.new == gbk.counts.new == bom.counts.new == 9
+
+
+class TestDryRunValidation:
+    async def test_dry_run_lists_the_issues_the_file_would_add(self, session: AsyncSession) -> None:
+        before = await table_counts(session)
+        report = await import_file(session, MINQIN, dry_run=True)
+        assert await table_counts(session) == before
+        errors = [i for i in report.validation if i["severity"] == "error"]
+        assert [(e["rule"], [i["seq"] for i in e["items"]]) for e in errors] == [
+            ("code.duplicate", [4, 5, 6])
+        ]
+        assert all(i["id"] is None for e in errors for i in e["items"])
+
+    async def test_dry_run_of_an_imported_file_adds_nothing(self, session: AsyncSession) -> None:
+        await import_file(session, DUNHUANG)
+        report = await import_file(session, DUNHUANG, dry_run=True)
+        assert report.validation == []
+
+    async def test_dry_run_of_a_fix_adds_no_issue(self, session: AsyncSession) -> None:
+        await import_file(session, MINQIN)
+        fixed = MINQIN.read_text(encoding="utf-8").replace(
+            SHARED_CODE, "11620621MB176555834621036005000", 1
+        )
+        report = await import_bytes(session, fixed.encode(), MINQIN.name, dry_run=True)
+        assert report.counts.changed == 1
+        assert [i for i in report.validation if i["severity"] == "error"] == [
+            i for i in report.validation if i["rule"] == "code.duplicate"
+        ]

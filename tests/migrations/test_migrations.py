@@ -17,6 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from app.db import migrations
+from app.db.dialect import autogenerate_include_name
 from app.db.engine import create_engine
 from app.models import Base
 from app.settings import Settings
@@ -71,7 +72,12 @@ def _count_items(conn: Connection) -> int:
 def _diff(conn: Connection) -> list[Any]:
     return list(
         compare_metadata(
-            MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata
+            MigrationContext.configure(
+                conn,
+                # The filter env.py uses: migration 0002's single-database search objects.
+                opts={"compare_type": True, "include_name": autogenerate_include_name},
+            ),
+            Base.metadata,
         )
     )
 

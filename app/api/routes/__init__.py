@@ -1,15 +1,32 @@
 """Route modules, one per resource, gathered under /api/v1."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
-from app.api.routes import changes, imports, items, reference
+from app.api.deps import require_reader
+from app.api.routes import (
+    audit,
+    changes,
+    codes,
+    exports,
+    imports,
+    items,
+    reference,
+    releases,
+    validation,
+)
 
 
 def api_router() -> APIRouter:
     """A fresh /api/v1 router (fresh, so that building several apps never duplicates routes)."""
-    router = APIRouter(prefix="/api/v1")
+    # Every /api/v1 route, read or write, honours POWERCAT_PUBLIC_READ and rejects bad keys.
+    router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_reader)])
     router.include_router(items.router)
     router.include_router(changes.router)
     router.include_router(imports.router)
     router.include_router(reference.router)
+    router.include_router(codes.router)
+    router.include_router(validation.router)
+    router.include_router(releases.router)
+    router.include_router(exports.router)
+    router.include_router(audit.router)
     return router

@@ -7,13 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 
-from app.api.deps import SessionDep, SettingsDep
+from app.api.deps import ActorDep, SessionDep, SettingsDep
 from app.api.problems import PROBLEM_RESPONSES, problem_doc
 from app.db.sqlite import write_transaction
 from app.errors import PayloadTooLargeError
 from app.schemas.imports import ImportFormat, ImportReport
 from app.services import imports
-from app.services.revisions import Actor
 
 router = APIRouter(tags=["imports"])
 
@@ -52,6 +51,7 @@ async def create_import(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
+    actor: ActorDep,
     file: Annotated[
         UploadFile, File(description="the list: TSV, PDF text, CSV, XLSX, JSON, NDJSON")
     ],
@@ -82,5 +82,5 @@ async def create_import(
                 dry_run=dry_run,
                 withdraw_missing=withdraw_missing,
             ),
-            actor=Actor("api", request_id=request.headers.get("x-request-id")),
+            actor=actor,
         )

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Response
 
 from app.api.deps import ActorDep, IfMatchDep, SessionDep, SettingsDep
-from app.api.problems import PROBLEM_RESPONSES, problem_doc
+from app.api.problems import PROBLEM_RESPONSES, WRITE_PROBLEM_RESPONSES, problem_doc
 from app.db.sqlite import write_transaction
 from app.enums import ItemStatus
+from app.schemas.base import Rfc3339DateTime
 from app.schemas.common import Page
 from app.schemas.items import (
     CODE_PATTERN,
+    CURSOR_PATTERN,
     ItemCreate,
     ItemDiff,
     ItemFilter,
@@ -27,13 +29,57 @@ from app.services.revisions import Actor
 
 router = APIRouter(prefix="/items", tags=["items"])
 
-ItemId = Annotated[int, Path(ge=1, le=2_147_483_647, description="the item's stable id")]
+ItemId = Annotated[
+    int, Path(ge=1, le=2_147_483_647, description="the item's stable id", examples=[29])
+]
 Version = Annotated[int, Path(ge=1, le=2_147_483_647, description="a version of the item")]
 
 
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: problem_doc("no item with this id")}
+ETAG_HEADER: dict[str, Any] = {
+    "ETag": {
+        "description": 'the item\'s version, e.g. "3": send it back as If-Match to change it',
+        "schema": {"type": "string", "pattern": '^"[0-9]+"$'},
+    }
+}
+# OpenAPI links: what a client (or Schemathesis' stateful tests) can do next with the item it got,
+# the id from the body and the ETag header as If-Match.
+_ID = {"item_id": "$response.body#/id"}
+_ID_AND_ETAG = {**_ID, "header.if-match": "$response.header.ETag"}
+ITEM_LINKS: dict[str, Any] = {
+    "get_item": {"operationId": "get_item", "parameters": _ID, "description": "read it again"},
+    "update_item": {
+        "operationId": "update_item",
+        "parameters": _ID_AND_ETAG,
+        "description": "change it: If-Match is this response's ETag",
+    },
+    "withdraw_item": {
+        "operationId": "withdraw_item",
+        "parameters": _ID_AND_ETAG,
+        "description": "withdraw it: If-Match is this response's ETag",
+    },
+    "list_item_revisions": {
+        "operationId": "list_item_revisions",
+        "parameters": _ID,
+        "description": "its history",
+    },
+}
+RESTORE_LINK: dict[str, Any] = {
+    "restore_item": {
+        "operationId": "restore_item",
+        "parameters": _ID_AND_ETAG,
+        "description": "restore it: If-Match is this response's ETag",
+    }
+}
+ITEM_OK: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "the item; ETag is its version",
+        "headers": ETAG_HEADER,
+        "links": ITEM_LINKS,
+    }
+}
 WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
-    **PROBLEM_RESPONSES,
+    **WRITE_PROBLEM_RESPONSES,
     **NOT_FOUND,
     412: problem_doc("If-Match names an older version; the problem carries `current_etag`"),
     428: problem_doc("If-Match header missing"),
@@ -50,10 +96,15 @@ def _with_etag(item: ItemRead, response: Response) -> ItemRead:
 
 
 def _reason(body_reason: str | None, actor: Actor) -> Actor:
-    return Actor(actor.name, body_reason or actor.reason, actor.request_id)
+    return replace(actor, reason=body_reason or actor.reason)
 
 
-@router.get("", response_model=Page[ItemRead], summary="List items", responses=PROBLEM_RESPONSES)
+@router.get(
+    "",
+    response_model=Page[ItemRead],
+    summary="List items",
+    responses={**PROBLEM_RESPONSES, 400: problem_doc("the cursor is not valid")},
+)
 async def list_items(
     session: SessionDep,
     settings: SettingsDep,
@@ -63,17 +114,32 @@ async def list_items(
     ] = None,
     status: Annotated[ItemStatusLiteral | None, Query(description="active or withdrawn")] = None,
     q: Annotated[
-        str | None, Query(min_length=1, max_length=100, description="Chinese full-text term")
+        str | None,
+        Query(
+            min_length=1,
+            max_length=100,
+            description="Chinese full-text term",
+            examples=["骗取医保基金"],
+        ),
     ] = None,
     local_code: Annotated[
         str | None, Query(min_length=31, max_length=33, description="exact local code")
     ] = None,
     updated_since: Annotated[
-        datetime | None, Query(description="only items changed at or after (RFC 3339)")
+        Rfc3339DateTime | None,
+        Query(
+            description="only items changed at or after (RFC 3339, with a zone)",
+            examples=["2026-11-25T00:00:00Z"],
+        ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="page size")] = 100,
     cursor: Annotated[
-        str | None, Query(max_length=512, description="next_cursor of the previous page")
+        str | None,
+        Query(
+            max_length=512,
+            pattern=CURSOR_PATTERN,
+            description="next_cursor of the previous page",
+        ),
     ] = None,
 ) -> Page[ItemRead]:
     """Items in id order, filtered; follow `next_cursor` for the next page."""
@@ -95,6 +161,7 @@ async def list_items(
     response_model=ItemRead,
     summary="Get an item by its local code",
     responses={
+        **ITEM_OK,
         **PROBLEM_RESPONSES,
         404: problem_doc("no item carries this code"),
         409: problem_doc("several items carry this code; `candidates` lists them"),
@@ -104,7 +171,14 @@ async def get_item_by_code(
     session: SessionDep,
     response: Response,
     local_code: Annotated[
-        str, Path(min_length=31, max_length=33, pattern=CODE_PATTERN, description="地方权力编码")
+        str,
+        Path(
+            min_length=31,
+            max_length=33,
+            pattern=CODE_PATTERN,
+            description="地方权力编码",
+            examples=["11620621MB176555834620236001000"],
+        ),
     ],
     sub_code: Annotated[
         str | None,
@@ -120,7 +194,15 @@ async def get_item_by_code(
     "/{item_id}",
     response_model=ItemRead,
     summary="Get an item",
-    responses={**PROBLEM_RESPONSES, **NOT_FOUND, 304: {"description": "not modified"}},
+    responses={
+        **ITEM_OK,
+        **PROBLEM_RESPONSES,
+        **NOT_FOUND,
+        304: {
+            "description": "not modified: If-None-Match names this version",
+            "headers": ETAG_HEADER,
+        },
+    },
 )
 async def get_item(
     session: SessionDep,
@@ -144,7 +226,20 @@ async def get_item(
     response_model=ItemRead,
     status_code=201,
     summary="Create an item",
-    responses=PROBLEM_RESPONSES,
+    responses={
+        201: {
+            "description": "created at version 1",
+            "headers": {
+                **ETAG_HEADER,
+                "Location": {
+                    "description": "the new item's URL",
+                    "schema": {"type": "string", "examples": ["/api/v1/items/38"]},
+                },
+            },
+            "links": ITEM_LINKS,
+        },
+        **WRITE_PROBLEM_RESPONSES,
+    },
 )
 async def create_item(
     session: SessionDep, body: ItemCreate, actor: ActorDep, response: Response
@@ -157,7 +252,10 @@ async def create_item(
 
 
 @router.patch(
-    "/{item_id}", response_model=ItemRead, summary="Update an item", responses=WRITE_RESPONSES
+    "/{item_id}",
+    response_model=ItemRead,
+    summary="Update an item",
+    responses={**ITEM_OK, **WRITE_RESPONSES},
 )
 async def update_item(
     session: SessionDep,
@@ -180,7 +278,17 @@ async def update_item(
 
 
 @router.delete(
-    "/{item_id}", response_model=ItemRead, summary="Withdraw an item", responses=WRITE_RESPONSES
+    "/{item_id}",
+    response_model=ItemRead,
+    summary="Withdraw an item",
+    responses={
+        200: {
+            "description": "the item, withdrawn; ETag is its version",
+            "headers": ETAG_HEADER,
+            "links": {**ITEM_LINKS, **RESTORE_LINK},
+        },
+        **WRITE_RESPONSES,
+    },
 )
 async def withdraw_item(
     session: SessionDep, item_id: ItemId, expected: IfMatchDep, actor: ActorDep, response: Response
@@ -201,7 +309,7 @@ async def withdraw_item(
     "/{item_id}/restore",
     response_model=ItemRead,
     summary="Restore a withdrawn item",
-    responses=WRITE_RESPONSES,
+    responses={**ITEM_OK, **WRITE_RESPONSES},
 )
 async def restore_item(
     session: SessionDep, item_id: ItemId, expected: IfMatchDep, actor: ActorDep, response: Response

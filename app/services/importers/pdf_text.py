@@ -8,9 +8,9 @@ import re
 import statistics
 import unicodedata
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Final
+from typing import Final, NamedTuple
 
 from app.errors import ImportFormatError
 from app.services.codes import POWER_TYPES
@@ -56,7 +56,7 @@ _TITLES: Final[dict[str, str]] = {
 _TITLE_MAX_LEN: Final = max(map(len, _TITLES))
 # A header names 序号 and 事项名称 plus enough other columns that prose cannot pass for one.
 _MIN_HEADER_FIELDS: Final = 4
-# How many non-blank lines `looks_like_pdf_text` reads before giving up on finding a header.
+# How many non-blank lines from the top may hold the title, the header and row 1's number.
 _SNIFF_LINES: Final = 120
 
 #: Power-type labels recognised in the 权力类型 column: GB/T 39046 types plus labels that local
@@ -80,62 +80,65 @@ _SEQ_RE: Final = re.compile(r"\d{1,4}")
 # Page numbers as PDF exporters print them: `- 3 -`, `第3页`, `第3页共9页`, `3/9`.
 _PAGE_NO_RE: Final = re.compile(r"[-—–－]\d+[-—–－]|第\d+页(?:共\d+页)?|共\d+页第\d+页|\d+/\d+")
 # Lines that open a paragraph inside a cell: the line before one may end short without being
-# the last line of its cell (`1.` `2、` `（一）` `第三条` `【规范性文件】` `监督责任：`).
+# the last line of its cell (`1.` `2、` `（一）` `三、` `第三条` `【规范性文件】` `《…》`).
 _NUMERALS: Final = "一二三四五六七八九十"
 _NUMBER_RE: Final = re.compile(rf"(?:(\d{{1,2}})[.．、](?!\d)|[（(]?([{_NUMERALS}])[)）、.．])")
 _PARAGRAPH_RE: Final = re.compile(
-    r"\d{1,2}[.．、,，]"
+    r"\d{1,2}(?:[.．、]\d{1,2})*[.．、](?!\d)"
     r"|[（(][一二三四五六七八九十\d]{1,3}[)）]"
     r"|[一二三四五六七八九十]{1,3}[、.．]"
     r"|第[一二三四五六七八九十百零〇\d]+[条章款]"
     r"|[【《]"
 )
 
-# Costs of the column assignment (see `_assign_segment`). Only their order matters: a line
-# that does not fit its column is worse than anything else, crossing the type column without a
-# type is worse than a type cell off the vocabulary, which is worse than ragged lines.
+# Costs of the column assignment (`_Segment`), in −log-chance units: the likelier a reading
+# of the lines, the cheaper. A line that does not fit its column rules a reading out.
 _OVERFLOW: Final = 50.0
+# A line inside a paragraph fills its column, give or take this share (more for a
+# letter-spaced line, whose spaces took the room), else costs _SHORT_LINE and more.
+_FULL_SLACK: Final = 0.12
+_SPREAD_SLACK: Final = 0.25
+_SHORT_LINE: Final = 4.0
+# The last line of a paragraph may have any width: log(column width / this band of widths
+# within which full lines fall) says how unlikely its particular width is.
+_FULL_BAND: Final = 3
+# A sentence seldom ends exactly at the end of a wrapped line.
+_STOP_INSIDE: Final = 3.0
+_STOPS: Final = frozenset("。；;!！？?")
+# A cell mostly ends with these (a colon announces more text, so it closes nothing).
+_CLOSERS: Final = frozenset("。；;）)》」』”.!！？?")
+# A cell opens with a paragraph mark, numbered 1 if numbered, seldom with a later number.
+_OPENS: Final = 0.5
+_OPENS_UNMARKED: Final = 0.9
+_OPENS_LATE: Final = 2.5
+# Numbered paragraphs of a cell follow one another: `1.` after `3.` starts another cell.
+_RESTART: Final = 3.0
+# Columns every row fills, and columns filled in almost every row of a 权责清单.
+_REQUIRED: Final = frozenset({"name", "power_type"})
+_USUAL: Final = frozenset({"exercising_body", "legal_basis", "responsibilities", "accountability"})
 _MISSING: Final = 6.0
-_CLOSED_COLUMN: Final = 4.0
+_EMPTY: Final = 2.0
+# A type cell off the vocabulary, or cut by a page break.
 _UNKNOWN_TYPE: Final = 2.0
 _CUT_TYPE: Final = 0.5
-_UNKNOWN_VALUE: Final = 2.0
-# A cell value seen this often in earlier rows counts as one the column repeats.
-_KNOWN_AFTER: Final = 2
-# A cell that starts inside a paragraph or ends without closing punctuation is less likely
-# than one that does: this is what tells where one wide cell ends and the next begins.
-_MID_PARAGRAPH: Final = 0.5
-_STOP_INSIDE: Final = 3.0
-_RESTART: Final = 3.0
-# A cell going on after a page break although its last line before it looked like an end.
+# Page breaks. A cell that ended before the break printing more after it; claiming that the
+# break cut a cell (the next page must bear it out); a cell going on after the break although
+# its last line before it looked like an end; a cell cut short of a value that the column
+# repeats ending otherwise; how often a value must have been seen to count as repeated.
+_CLOSED_COLUMN: Final = 4.0
+_CUT_CELL: Final = 1.5
 _ROUNDED: Final = 1.0
-# −log chances that a cell opens with a paragraph mark or not, ends with a stop or not.
-_OPENS, _OPENS_UNMARKED, _OPENS_LATE = 0.5, 0.9, 2.5
-# Shares learned from the document are kept this far from 0 and 1, where −log explodes, and
-# start from the default as if seen in this many cells.
-_SHARE_FLOOR: Final = 0.05
-_PRIOR_CELLS: Final = 4
+_UNKNOWN_VALUE: Final = 2.0
+_KNOWN_AFTER: Final = 2
+# How many weakly attested widths may be no column's; how many rows tell which.
+_DOUBTFUL_WIDTHS: Final = 3
+_SAMPLE_ROWS: Final = 6
 # How far from a first guess the height of a page-cut row is searched.
 _HEIGHT_SPAN: Final = 3
-# Claiming that a page break cut a cell: the next page must bear it out.
-_CUT_CELL: Final = 1.5
-# A colon announces more text, so it closes no cell.
-_CLOSERS: Final = frozenset("。；;）)》」』”.!！？?")
-_STOPS: Final = frozenset("。；;!！？?")  # end a sentence, not merely a title or an aside
-# Columns every row fills: a row without them is an assignment gone wrong.
-_REQUIRED: Final = frozenset({"name", "power_type"})
-# Columns filled in almost every row of a 权责清单, and the cost of finding one empty.
-_USUAL: Final = frozenset({"exercising_body", "legal_basis", "responsibilities", "accountability"})
-_EMPTY: Final = 2.0
-# A line this much narrower than its column still counts as full: wrapping before a word or a
-# run of half-width digits leaves a little room.
-_FULL_SLACK: Final = 0.12
-# Letter-spaced lines leave more room: the spaces took it.
-_SPREAD_SLACK: Final = 0.25
-# Width band (half-width units) within which full lines of one column fall.
-_FULL_BAND: Final = 3
-# Base cost of a short line inside a paragraph, which wrapping does not produce.
-_SHORT_LINE: Final = 4.0
+# Learned shares are kept this far from 0 and 1, where −log explodes, and start from the
+# default as if seen in this many cells.
+_SHARE_FLOOR: Final = 0.05
+_PRIOR_CELLS: Final = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,8 +183,13 @@ class _Column:
 
     @property
     def limit(self) -> int:
-        # Half-width characters and hanging punctuation overshoot a full line a little.
-        return self.width + max(1, self.width // 25)
+        return _limit(self.width)
+
+
+def _limit(width: int) -> int:
+    """Widest line a column of this width holds: half-width characters and hanging punctuation
+    overshoot a full line a little."""
+    return width + max(1, width // 25)
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,8 +268,10 @@ def _header_from(lines: Sequence[_Line], start: int, end: int) -> _Header | None
 def _find_header(lines: Sequence[_Line]) -> _Header | None:
     """The header that ends right before the first sequence number, taken as long as it parses.
 
-    Lines before it are the title; a TSV header never matches because its tabs are cells.
+    It must come near the top. Lines before it are the title; a TSV header never matches
+    because its tabs are cells.
     """
+    lines = lines[:_SNIFF_LINES]
     for end, line in enumerate(lines):
         if not _is_seq(line) or any("\t" in ln.raw for ln in lines[:end]):
             continue
@@ -274,7 +284,7 @@ def _find_header(lines: Sequence[_Line]) -> _Header | None:
 
 def looks_like_pdf_text(text: str) -> bool:
     """Whether the text starts like a PDF-table extraction: column titles, then row 1."""
-    return _find_header(_read_lines(text)[:_SNIFF_LINES]) is not None
+    return _find_header(_read_lines(text)) is not None
 
 
 # --- Page furniture ------------------------------------------------------------------------------
@@ -333,10 +343,7 @@ def _page_pieces(lines: Sequence[_Line], header: _Header, title: str | None) -> 
 
 
 def _next_line(pieces: Sequence[_Piece], at: int) -> _Line | None:
-    for piece in pieces[at + 1 :]:
-        if piece is not None:
-            return piece
-    return None
+    return next((p for p in itertools.islice(pieces, at + 1, None) if p is not None), None)
 
 
 def _starts_row(line: _Line, nxt: _Line | None, current: _Row | None, first_width: int) -> bool:
@@ -431,53 +438,84 @@ def _similar(a: int, b: int) -> bool:
 def _looks_full(group: Sequence[_Line], i: int) -> bool:
     """Whether group[i] is likely a full line of its column.
 
-    True of the group's first line (its first cell's first line, whole or full), of a line next
-    to one of about the same width, as in a wrapped paragraph, and of a line that a narrower
-    line continues, as the last line of a paragraph does.
+    True of the group's first line (its first cell's first line, whole or full) and of a line
+    that wrapped: one that a line no wider continues in the same paragraph, or that continues
+    a line about as wide. Lines that merely have the same width, such as one-line clauses
+    `1.…的；` `2.…的；`, prove nothing.
     """
     line = group[i]
     if i == 0:
         return True
-    if _similar(line.width, group[i - 1].width):
+    continues = not _PARAGRAPH_RE.match(line.text)
+    if continues and _similar(line.width, group[i - 1].width):
         return True
     if i + 1 == len(group):
         return False
     nxt = group[i + 1]
-    return _similar(line.width, nxt.width) or (
-        nxt.width < line.width and not _PARAGRAPH_RE.match(nxt.text)
-    )
+    wrapped = nxt.width <= line.width or _similar(line.width, nxt.width)
+    return wrapped and not _PARAGRAPH_RE.match(nxt.text)
 
 
-def _observations(group: Sequence[_Line]) -> list[tuple[int, float]]:
-    """(width, relative position) of the lines of a group that look full."""
+class _Seen(NamedTuple):
+    """A line that looks full: its width, where it sits in its group (0 to 1), which row."""
+
+    width: int
+    spot: float
+    row: int
+
+
+def _observations(group: Sequence[_Line], row: int) -> list[_Seen]:
     last = max(1, len(group) - 1)
-    return [(line.width, i / last) for i, line in enumerate(group) if _looks_full(group, i)]
+    return [_Seen(ln.width, i / last, row) for i, ln in enumerate(group) if _looks_full(group, i)]
 
 
 def _radius(width: int) -> int:
     return max(1, round(0.08 * width))
 
 
-def _peaks(found: Sequence[tuple[int, float]], wanted: int) -> list[int]:
-    """Widths of the columns in a group, in column order (by where their lines sit in rows)."""
-    counts = Counter(width for width, _ in found)
+class _Peak(NamedTuple):
+    """A column width found in the data: how many lines show it, where they sit (0 to 1)."""
+
+    width: int
+    seen: int
+    spot: float
+
+
+def _peaks(found: Sequence[_Seen], wanted: int, first: int | None) -> list[_Peak]:
+    """Widths of the columns in a group, in column order (by where their lines sit in rows).
+
+    A width is a column's when many full-looking lines have it, give or take a few units, in
+    a fair share of the rows: a chance pair of short lines does not make a column. `first`,
+    the usual width of the group's first line, is the first column's whatever its count.
+    """
+    counts = Counter(seen.width for seen in found)
     least = max(2, math.ceil(0.02 * len(found)))
-    smoothed = {
-        width: sum(n for other, n in counts.items() if abs(other - width) <= int(0.04 * width))
+    rows = len({seen.row for seen in found})
+    least_rows = max(min(2, rows), math.ceil(0.25 * rows))
+    near: dict[int, list[_Seen]] = {
+        width: [seen for seen in found if abs(seen.width - width) <= int(0.04 * width)]
         for width in counts
     }
-    peaks: list[int] = []
-    for width in sorted(smoothed, key=lambda w: (-smoothed[w], -w)):
-        if smoothed[width] < least or len(peaks) == wanted:
+    peaks: list[int] = [first] if first in near else []
+    for width in sorted(near, key=lambda w: (-len(near[w]), -w)):
+        if len(near[width]) < least or len(peaks) == wanted:
             break
+        if len({seen.row for seen in near[width]}) < least_rows:
+            continue
         if all(abs(width - peak) > _radius(max(width, peak)) for peak in peaks):
             peaks.append(width)
-    spots = {
-        peak: statistics.median(pos for w, pos in found if _nearest(w, peaks) == peak)
+    found_peaks = [
+        _Peak(
+            _full_width(peak, counts),
+            len(near[peak]),
+            # The first column comes first, whatever other columns' lines are near its width.
+            -1.0
+            if peak == first
+            else statistics.median(s.spot for s in found if _nearest(s.width, peaks) == peak),
+        )
         for peak in peaks
-    }
-    ordered = sorted(peaks, key=lambda peak: spots[peak])
-    return [_full_width(peak, counts) for peak in ordered]
+    ]
+    return sorted(found_peaks, key=lambda peak: peak.spot)
 
 
 def _nearest(width: int, peaks: Sequence[int]) -> int:
@@ -490,12 +528,14 @@ def _full_width(peak: int, counts: Counter[int]) -> int:
     return max(above, default=peak)
 
 
-def _learn_widths(rows: Sequence[_Row], fields: Sequence[str]) -> dict[str, int]:
+def _learn_widths(rows: Sequence[_Row], fields: Sequence[str]) -> list[dict[str, int]]:
     """Width of a full line in each column, measured from rows' first page segments.
 
     The power type, found by its vocabulary, splits a row into the columns before it (name,
     sub-item) and after it (body and the wide columns); in each part the widths that full
-    lines repeat are the column widths, ordered by where in the row their lines sit.
+    lines repeat are the column widths, ordered by where in the row their lines sit. The first
+    answer takes every width found; the others each drop one weakly attested width, in case it
+    is no column's (`_calibrate` chooses).
     """
     has_type = "power_type" in fields
     cut = fields.index("power_type") if has_type else 0
@@ -509,24 +549,88 @@ def _learn_widths(rows: Sequence[_Row], fields: Sequence[str]) -> dict[str, int]
             before.append(segment[: run[0]])
             after.append(segment[run[1] :])
             types.append(max((line.width for line in segment[run[0] : run[1]]), default=0))
-    widths = _group_widths(before, fields[:cut])
-    widths.update(_group_widths(after, fields[cut + 1 :] if has_type else fields))
-    if types:
-        widths["power_type"] = Counter(types).most_common(1)[0][0]
-    return widths
+    leading = _group_widths(before, fields[:cut])
+    trailing = _group_widths(after, fields[cut + 1 :] if has_type else fields)
+    fixed = {"power_type": Counter(types).most_common(1)[0][0]} if types else {}
+    answers = [leading[0] | trailing[0] | fixed]
+    answers += [other | trailing[0] | fixed for other in leading[1:]]
+    answers += [leading[0] | other | fixed for other in trailing[1:]]
+    return answers
 
 
-def _group_widths(groups: Sequence[Sequence[_Line]], fields: Sequence[str]) -> dict[str, int]:
+def _group_widths(groups: Sequence[Sequence[_Line]], fields: Sequence[str]) -> list[dict[str, int]]:
     """Widths of consecutive columns from their lines in many rows; 0 for a column not seen.
 
-    A column too rarely filled to show a peak still gets the widest line that fits no other
-    column of the group, if there is one: such a line can only be its.
+    Lines wider than every width found belong to a column whose cells seldom wrap: the widest
+    of them is that column's width, placed where those lines sit. One width more than there
+    are columns is taken, in case a chance one outnumbers a real one; the answers each drop
+    one or two of the least attested (the first answer drops none, if they fit).
     """
-    found = [seen for group in groups for seen in _observations(group)]
-    widths = dict(zip(fields, _peaks(found, len(fields)), strict=False))
-    limit = max((_Column("", w, False).limit for w in widths.values()), default=0)
-    wider = [line.width for group in groups for line in group if line.width > limit]
-    return {f: widths.get(f, max(wider, default=0)) for f in fields}
+    found = [seen for row, group in enumerate(groups) for seen in _observations(group, row)]
+    # A group's first line is its first cell's, whole or full: the one width sure to be seen.
+    firsts = Counter(group[0].width for group in groups if group)
+    first = max(firsts, key=lambda w: (firsts[w], w)) if firsts else None
+    peaks = _peaks(found, len(fields) + 1, first)
+    limit = max((_limit(peak.width) for peak in peaks), default=0)
+    wider = [
+        _Seen(line.width, i / max(1, len(group) - 1), row)
+        for row, group in enumerate(groups)
+        for i, line in enumerate(group)
+        if line.width > limit
+    ]
+    if wider:
+        peaks = _with_widest(peaks, wider)
+    doubtful = [i for i, peak in enumerate(peaks) if peak.spot >= 0]
+    weakest = sorted(doubtful, key=lambda i: peaks[i].seen)[:_DOUBTFUL_WIDTHS]
+    drops: list[tuple[int, ...]] = [(), *((i,) for i in weakest)]
+    drops += itertools.combinations(weakest, 2) if len(peaks) > len(fields) else []
+    answers: list[dict[str, int]] = []
+    for dropped in drops:
+        kept = [peak.width for i, peak in enumerate(peaks) if i not in dropped]
+        if len(kept) <= len(fields):
+            unseen = dict.fromkeys(fields[len(kept) :], 0)
+            answers.append(dict(zip(fields, kept, strict=False)) | unseen)
+    return answers or [dict.fromkeys(fields, 0)]
+
+
+def _with_widest(peaks: Sequence[_Peak], wider: Sequence[_Seen]) -> list[_Peak]:
+    """Peaks with the widest of the lines wider than all of them: it widens the nearest peak if
+    close to it (that column's lines wrap a little short), else it is a column of its own."""
+    widest = max(seen.width for seen in wider)
+    for i, peak in enumerate(peaks):
+        if abs(widest - peak.width) <= _radius(widest):
+            return [*peaks[:i], peak._replace(width=widest), *peaks[i + 1 :]]
+    spot = statistics.median(seen.spot for seen in wider)
+    return sorted([*peaks, _Peak(widest, len(wider), spot)], key=lambda p: p.spot)
+
+
+def _calibrate(
+    answers: Sequence[dict[str, int]], rows: Sequence[_Row], fields: Sequence[str]
+) -> list[_Column]:
+    """The columns under which a sample of whole rows reads cheapest, with the share of their
+    cells that end with a stop, as read in that sample."""
+    sample = [row.segments[0] for row in rows if len(row.segments) == 1][:_SAMPLE_ROWS]
+    ctx = _Context(True, False, frozenset(), {}, frozenset(), {}, {}, "")
+    best: tuple[float, list[_Column], list[list[int]]] | None = None
+    for widths in answers:
+        columns = [_Column(f, widths[f], f == "power_type") for f in fields]
+        solved = [_Segment(segment, columns, ctx).solve() for segment in sample if segment]
+        cost = sum(cost for cost, _ in solved)
+        if best is None or cost < best[0]:
+            best = (cost, columns, [assigned for _, assigned in solved])
+    assert best is not None  # `answers` is never empty
+    _, columns, assignments = best
+    stops = [0] * len(columns)
+    filled = [0] * len(columns)
+    for segment, assigned in zip([s for s in sample if s], assignments, strict=True):
+        for k in set(assigned):
+            last = max(i for i, column in enumerate(assigned) if column == k)
+            filled[k] += 1
+            stops[k] += segment[last].text[-1] in _CLOSERS
+    return [
+        replace(col, closes=(stops[k] + col.closes * _PRIOR_CELLS) / (filled[k] + _PRIOR_CELLS))
+        for k, col in enumerate(columns)
+    ]
 
 
 # --- Assigning lines to columns ------------------------------------------------------------------
@@ -630,6 +734,7 @@ class _Segment:
             for numbered in (False, True)
         ]
         self.skip_sum = list(itertools.accumulate(self._skips(), initial=0.0))
+        self.closing = [[self._closing(i, k) for k in range(m)] for i in range(n)]
         self.entries: list[list[tuple[float, _State]]] = []
         self.open = [[[math.inf] * m for _ in range(n)] for _ in range(2)]
         self.open_back: list[list[list[_State]]] = [
@@ -726,29 +831,28 @@ class _Segment:
 
     def _grow(self, i: int, k: int) -> None:
         here = int(self.numbers[i] is not None)
+        options: list[tuple[float, int, _State]] = []
         cost, back = self.entries[i][k]
         if k in self.ctx.rests:
             # Rather one of the known endings (`_rest_block`) than any other text.
             cost += _UNKNOWN_VALUE
-        self._offer_open(i, k, here, cost + self.place[i][k], back)
-        if i == 0:
-            return
-        for numbered in (0, 1):
-            cost = self.open[numbered][i - 1][k] + self.cont[numbered][i - 1][k]
-            state = (_OPEN, i - 1, k, numbered)
-            self._offer_open(i, k, numbered | here, cost + self.place[i][k], state)
-
-    def _offer_open(self, i: int, k: int, numbered: int, cost: float, back: _State) -> None:
-        if cost < self.open[numbered][i][k]:
-            self.open[numbered][i][k] = cost
-            self.open_back[numbered][i][k] = back
+        options.append((cost, here, back))
+        if i > 0:
+            for numbered in (0, 1):
+                cost = self.open[numbered][i - 1][k] + self.cont[numbered][i - 1][k]
+                options.append((cost, numbered | here, (_OPEN, i - 1, k, numbered)))
+        place = self.place[i][k]
+        for cost, numbered, back in options:
+            if cost + place < self.open[numbered][i][k]:
+                self.open[numbered][i][k] = cost + place
+                self.open_back[numbered][i][k] = back
 
     def _close(self, i: int, k: int) -> None:
-        for numbered in (0, 1):
-            cost = self.open[numbered][i][k] + self._closing(i, k)
-            if cost < self.done[i][k]:
-                self.done[i][k] = cost
-                self.done_back[i][k] = ((_OPEN, i, k, numbered), None)
+        numbered = int(self.open[1][i][k] < self.open[0][i][k])
+        cost = self.open[numbered][i][k] + self.closing[i][k]
+        if cost < self.done[i][k]:
+            self.done[i][k] = cost
+            self.done_back[i][k] = ((_OPEN, i, k, numbered), None)
 
     def _block(self, start: int, i: int, k: int, last: float) -> None:
         """Offer lines start..i as one whole cell of column k, `last` the cost of line i."""
@@ -773,7 +877,7 @@ class _Segment:
         for start in range(i, max(-1, i - _MAX_TYPE_LINES), -1):
             text = self.lines[start].text + text
             if text in rests:
-                self._block(start, i, k, self._closing(i, k))
+                self._block(start, i, k, self.closing[i][k])
 
     def _cut_block(self, i: int, k: int) -> None:
         """A cell that the page break cut: `height` lines, the last one full."""
@@ -890,25 +994,6 @@ def _cut_off(line: _Line, col: _Column) -> bool:
     return not col.is_type and line.text[-1] not in _STOPS and _mid_cost(line, col) == 0.0
 
 
-def _learn_closes(columns: Sequence[_Column], rows: Sequence[_Row]) -> list[_Column]:
-    """Columns with the share of cells ending with a stop, seen in a first assignment of the
-    rows that no page break cut."""
-    stops = [0] * len(columns)
-    filled = [0] * len(columns)
-    no_values: list[Counter[str]] = [Counter() for _ in columns]
-    for row in rows:
-        if sum(1 for segment in row.segments if segment) != 1:
-            continue
-        for k, lines in enumerate(_assign_row(row, columns, no_values)):
-            if lines:
-                filled[k] += 1
-                stops[k] += lines[-1].text[-1] in _CLOSERS
-    return [
-        replace(col, closes=(stops[k] + col.closes * _PRIOR_CELLS) / (filled[k] + _PRIOR_CELLS))
-        for k, col in enumerate(columns)
-    ]
-
-
 def _item(row: _Row, columns: Sequence[_Column], cells: Sequence[list[_Line]]) -> ParsedItem:
     texts = {
         col.field: "\n".join(line.raw for line in lines)
@@ -947,8 +1032,8 @@ def parse_pdf_text(text: str) -> ParseResult:
 
     The column header gives the columns; every line after it is a page header (dropped), a
     sequence number opening a row, or one rendered line of some cell. Which cell is decided
-    per row from line widths learned over the whole file (see `_learn_widths` and
-    `_assign_segment`). A row printed again after a page break is kept once.
+    per row (`_assign_row`) from the column widths measured over the whole file
+    (`_learn_widths`). A row printed again after a page break is kept once.
 
     Raises:
         ImportFormatError: no column header followed by a numbered row.
@@ -961,28 +1046,34 @@ def parse_pdf_text(text: str) -> ParseResult:
             details={"format": "pdf_text", "required_columns": ["序号", "事项名称"]},
         )
     result = ParseResult()
-    title_lines = lines[: header.start]
-    if title_lines:
-        result.title = title_lines[0].raw.strip()
-    for extra in title_lines[1:]:
+    title = lines[: header.start]
+    if title:
+        result.title = title[0].raw.strip()
+    for extra in title[1:]:
         _stray(result, extra)
-    rows = _split_rows(
-        _page_pieces(lines, header, title_lines[0].text if title_lines else None), result
-    )
+    rows = _split_rows(_page_pieces(lines, header, title[0].text if title else None), result)
+    if not rows:
+        raise ImportFormatError(
+            "表头之后没有编号的事项", details={"format": "pdf_text", "line": lines[-1].number}
+        )
     fields = header.fields[1:]
-    widths = _learn_widths(rows, fields)
-    columns = _learn_closes([_Column(f, widths[f], f == "power_type") for f in fields], rows)
-    # Values each column took in earlier rows, whole: where a page break cut a cell, they tell
-    # whether it ended there (an exercising body is the same in most rows).
+    columns = _calibrate(_learn_widths(rows, fields), rows, fields)
+    for row, item in _items(rows, columns):
+        if row.repeat and result.items and result.items[-1].seq == item.seq:
+            _keep_one(result.items, item, result)
+        else:
+            result.items.append(item)
+    return result
+
+
+def _items(rows: Sequence[_Row], columns: Sequence[_Column]) -> Iterator[tuple[_Row, ParsedItem]]:
+    """Each row with its item, in order."""
+    # Values each column took in earlier whole rows: where a page break cuts a cell, they tell
+    # whether it ended there (the exercising body is the same in most rows).
     known: list[Counter[str]] = [Counter() for _ in columns]
     for row in rows:
         cells = _assign_row(row, columns, known)
         if sum(1 for segment in row.segments if segment) == 1:
             for values, lines in zip(known, cells, strict=True):
                 values["".join(line.text for line in lines)] += 1
-        item = _item(row, columns, cells)
-        if row.repeat and result.items and result.items[-1].seq == item.seq:
-            _keep_one(result.items, item, result)
-        else:
-            result.items.append(item)
-    return result
+        yield row, _item(row, columns, cells)

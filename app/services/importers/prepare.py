@@ -46,6 +46,7 @@ class PreparedItem:
     page: int | None
     raw: dict[str, str]
     credit_code: str | None = None
+    status: str = "active"
 
 
 @dataclass(slots=True)
@@ -168,6 +169,7 @@ def prepare(result: ParseResult, *, agency: str | None) -> Prepared:
                 page=parsed.page,
                 raw=dict(parsed.cells),
                 credit_code=_credit_code_of(values["local_code"]),
+                status=parsed.status or "active",
             )
         )
     by_agency: dict[str, list[PreparedItem]] = {}

@@ -48,6 +48,8 @@ class ParsedItem:
     page: int | None = None
     # Set by layouts that carry the agency per row (exports of a whole catalogue).
     agency: str | None = None
+    # Set by exports read back: "withdrawn" rows stay withdrawn; lists carry no status (active).
+    status: str | None = None
 
 
 @dataclass(slots=True)

@@ -87,6 +87,18 @@ def _seq(value: Any, line: int, problems: list[ParseProblem]) -> int | None:
         return None
 
 
+def _status(value: Any, line: int, problems: list[ParseProblem]) -> str | None:
+    text = (_text(value) or "").strip().lower()
+    if not text:
+        return None
+    if text in {"active", "withdrawn"}:
+        return text
+    problems.append(
+        ParseProblem("import.bad_status", "状态应为 active 或 withdrawn", line=line, field="status")
+    )
+    return None
+
+
 def record_to_item(
     record: Mapping[str, Any], line: int, problems: list[ParseProblem]
 ) -> ParsedItem | None:
@@ -107,6 +119,7 @@ def record_to_item(
         line_end=line,
         page=page if isinstance(page, int) else None,
         agency=_agency(record),
+        status=_status(record.get("status"), line, problems),
     )
 
 

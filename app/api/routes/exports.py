@@ -1,0 +1,89 @@
+"""Exports: the catalogue (now or as released, all or one agency) streamed in four formats."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import StreamingResponse
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.api.deps import SessionDep
+from app.api.problems import PROBLEM_RESPONSES, problem_doc
+from app.schemas.items import ItemRead
+from app.schemas.releases import RELEASE_NAME_PATTERN
+from app.services import exports
+
+router = APIRouter(tags=["exports"])
+
+MEDIA_TYPES: dict[exports.ExportFormat, str] = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "json": "application/json",
+    "ndjson": "application/x-ndjson",
+}
+
+
+def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
+    """The app's sessionmaker: a streamed body outlives the request session and opens its own."""
+    maker: async_sessionmaker[AsyncSession] = request.state.sessionmaker
+    return maker
+
+
+SessionmakerDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessionmaker)]
+
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
+_OK: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "the export, streamed; withdrawn items included with status withdrawn",
+        # application/json is the array of Item documents `model` describes.
+        "model": list[ItemRead],
+        "content": {
+            "text/csv": _BINARY,
+            MEDIA_TYPES["xlsx"]: _BINARY,
+            MEDIA_TYPES["ndjson"]: {"schema": {"type": "string"}},
+        },
+    }
+}
+
+
+@router.get(
+    "/exports",
+    summary="Export the catalogue",
+    response_class=StreamingResponse,
+    responses={
+        **_OK,
+        **PROBLEM_RESPONSES,
+        404: problem_doc("no such release or agency"),
+    },
+)
+async def export_items(
+    session: SessionDep,
+    maker: SessionmakerDep,
+    format: Annotated[
+        exports.ExportFormat, Query(description="csv (UTF-8 with BOM), xlsx, json or ndjson")
+    ],
+    release: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=100,
+            pattern=RELEASE_NAME_PATTERN,
+            description="the items as this release published them (default: now)",
+        ),
+    ] = None,
+    agency: Annotated[
+        int | None, Query(ge=1, le=2_147_483_647, description="only this agency's items")
+    ] = None,
+) -> StreamingResponse:
+    """Every item in id order, in a file `powercat import` reads back; see docs/exports.md."""
+    request = exports.ExportRequest(format=format, release=release, agency_id=agency)
+    # Unknown release or agency: a 404 problem now, not a broken download later.
+    await exports.check(session, request)
+    return StreamingResponse(
+        exports.export(maker, request),
+        media_type=MEDIA_TYPES[format],
+        headers={
+            "Content-Disposition": f'attachment; filename="{exports.file_name(request)}"',
+        },
+    )

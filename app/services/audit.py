@@ -1,0 +1,63 @@
+"""The audit trail: who changed what, when and why, written in the transaction of the change."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import AuditEntry
+from app.schemas.audit import AuditEntryRead
+from app.services.revisions import Actor
+
+
+async def record(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    action: str,
+    target_type: str,
+    target_id: str | int | None,
+    change: dict[str, Any] | None = None,
+) -> None:
+    """Add one audit entry; it commits or rolls back with the change it describes."""
+    session.add(
+        AuditEntry(
+            api_key_id=actor.key_id,
+            actor=actor.name[:200],
+            request_id=actor.request_id,
+            action=action,
+            target_type=target_type,
+            target_id=None if target_id is None else str(target_id),
+            reason=actor.reason,
+            change=change,
+        )
+    )
+    await session.flush()
+
+
+async def list_entries(
+    session: AsyncSession,
+    *,
+    action: str | None = None,
+    target_type: str | None = None,
+    target_id: str | None = None,
+    key_id: int | None = None,
+    since: datetime | None = None,
+    limit: int = 100,
+) -> list[AuditEntryRead]:
+    stmt = select(AuditEntry)
+    if action:
+        stmt = stmt.where(AuditEntry.action == action)
+    if target_type:
+        stmt = stmt.where(AuditEntry.target_type == target_type)
+    if target_id:
+        stmt = stmt.where(AuditEntry.target_id == target_id)
+    if key_id is not None:
+        stmt = stmt.where(AuditEntry.api_key_id == key_id)
+    if since is not None:
+        stmt = stmt.where(AuditEntry.at >= since)
+    rows = (await session.scalars(stmt.order_by(AuditEntry.id.desc()).limit(limit))).all()
+    return [AuditEntryRead.model_validate(r, from_attributes=True) for r in rows]

@@ -1,0 +1,125 @@
+"""API keys: random bearer tokens shown once, stored as hashes, with a scope and agencies."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.enums import KeyScope
+from app.errors import InvalidInputError, NotFoundError
+from app.models import Agency, ApiKey, ApiKeyAgency
+from app.models.types import utcnow
+from app.services.revisions import Actor
+
+TOKEN_PREFIX = "pck_"
+
+
+@dataclass(frozen=True, slots=True)
+class KeyInfo:
+    id: int
+    name: str
+    prefix: str
+    scope: str
+    agencies: tuple[str, ...]
+    created_at: str
+    revoked_at: str | None
+
+
+def hash_token(token: str) -> str:
+    # Tokens carry 256 random bits, so a fast hash is enough: nothing to brute-force.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def create(
+    session: AsyncSession, *, name: str, scope: KeyScope, agency_names: list[str]
+) -> tuple[KeyInfo, str]:
+    """A new key and its token (the only time the token is ever seen).
+
+    Raises:
+        InvalidInputError: an unknown agency, or agencies on a non-write key.
+    """
+    if not name.strip() or len(name) > 200:
+        raise InvalidInputError("a key needs a name of 1 to 200 characters")
+    if agency_names and scope != KeyScope.WRITE:
+        raise InvalidInputError("only write keys are limited to agencies")
+    if scope == KeyScope.WRITE and not agency_names:
+        raise InvalidInputError("a write key needs at least one --agency (or use --scope admin)")
+    agencies = []
+    for agency_name in agency_names:
+        agency = await session.scalar(select(Agency).where(Agency.name == agency_name))
+        if agency is None:
+            raise InvalidInputError(f"unknown agency '{agency_name}'")
+        agencies.append(agency)
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    key = ApiKey(name=name, prefix=token[:12], key_hash=hash_token(token), scope=scope)
+    session.add(key)
+    await session.flush()
+    session.add_all(ApiKeyAgency(api_key_id=key.id, agency_id=a.id) for a in agencies)
+    await session.flush()
+    return _info(key, [a.name for a in agencies]), token
+
+
+def _info(key: ApiKey, agencies: list[str]) -> KeyInfo:
+    return KeyInfo(
+        id=key.id,
+        name=key.name,
+        prefix=key.prefix,
+        scope=str(key.scope),
+        agencies=tuple(agencies),
+        created_at=key.created_at.isoformat(),
+        revoked_at=key.revoked_at.isoformat() if key.revoked_at else None,
+    )
+
+
+async def list_keys(session: AsyncSession) -> list[KeyInfo]:
+    keys = (await session.scalars(select(ApiKey).order_by(ApiKey.id))).all()
+    links = (
+        await session.execute(
+            select(ApiKeyAgency.api_key_id, Agency.name).join(
+                Agency, Agency.id == ApiKeyAgency.agency_id
+            )
+        )
+    ).all()
+    names: dict[int, list[str]] = {}
+    for key_id, agency_name in links:
+        names.setdefault(key_id, []).append(agency_name)
+    return [_info(k, sorted(names.get(k.id, []))) for k in keys]
+
+
+async def revoke(session: AsyncSession, *, key_id: int) -> KeyInfo:
+    """Revoke a key; it stops working at once (every request looks it up).
+
+    Raises:
+        NotFoundError: no key has that id.
+    """
+    key = await session.get(ApiKey, key_id)
+    if key is None:
+        raise NotFoundError(f"no API key with id {key_id}")
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+        await session.flush()
+    return _info(key, [])
+
+
+async def authenticate(session: AsyncSession, *, token: str) -> Actor | None:
+    """The actor a bearer token stands for; None for an unknown or revoked token."""
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        return None
+    key = await session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_token(token)))
+    if key is None or key.revoked_at is not None:
+        return None
+    agency_ids = (
+        await session.scalars(
+            select(ApiKeyAgency.agency_id).where(ApiKeyAgency.api_key_id == key.id)
+        )
+    ).all()
+    return Actor(
+        name=f"key:{key.id}:{key.name}",
+        key_id=key.id,
+        scope=str(key.scope),
+        agency_ids=None if key.scope == KeyScope.ADMIN else frozenset(agency_ids),
+    )

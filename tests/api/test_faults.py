@@ -1,0 +1,167 @@
+"""Database faults over HTTP: outages, pool exhaustion, disconnects, SQLite lock contention."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, make_url, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.db import migrations
+from app.db.engine import create_engine, create_sessionmaker
+from app.enums import KeyScope
+from app.main import create_app
+from app.models import AuditEntry, ItemRevision
+from app.services import keys
+from app.settings import Settings
+from tests.asgi import LifespanClient, lifespan_client
+from tests.dbutil import drop_database, fresh_database
+from tests.factories import MINQIN, import_file
+from tests.tcpproxy import TcpProxy
+
+FIRST_CODE = "11620621MB176555834620236001000"
+
+
+@pytest.fixture
+def scratch_url(tmp_path: Path, worker_id: str) -> Iterator[str]:
+    url = fresh_database(f"flt{worker_id}", tmp_path)
+    migrations.upgrade(url)
+    yield url
+    drop_database(url)
+
+
+async def _seed(url: str) -> str:
+    """Seed the Minqin list and return an admin token, all committed."""
+    engine = create_engine(Settings(database_url=url))
+    try:
+        async with create_sessionmaker(engine)() as s, s.begin():
+            await import_file(s, MINQIN)
+            _, token = await keys.create(s, name="admin", scope=KeyScope.ADMIN, agency_names=[])
+            return token
+    finally:
+        await engine.dispose()
+
+
+@contextlib.asynccontextmanager
+async def _serve(settings: Settings, token: str) -> AsyncIterator[LifespanClient]:
+    async with lifespan_client(create_app(settings), {"Authorization": f"Bearer {token}"}) as c:
+        yield c
+
+
+@pytest.mark.postgres
+class TestDatabaseOutage:
+    async def test_outage_is_503_and_service_recovers_by_itself(self, scratch_url: str) -> None:
+        token = await _seed(scratch_url)
+        parsed = make_url(scratch_url)
+        proxy = TcpProxy(parsed.host or "127.0.0.1", parsed.port or 5432)
+        await proxy.start()
+        via_proxy = parsed.set(host="127.0.0.1", port=proxy.port).render_as_string(
+            hide_password=False
+        )
+        settings = Settings(database_url=via_proxy, db_pool_timeout_s=2)
+        async with _serve(settings, token) as c:
+            assert (await c.get("/readyz")).status_code == 200
+            assert (await c.get("/api/v1/items")).status_code == 200
+            await proxy.cut()
+            for path in ("/readyz", "/api/v1/items", f"/api/v1/items/by-code/{FIRST_CODE}"):
+                r = await c.get(path)
+                assert r.status_code == 503, (path, r.status_code, r.text[:200])
+                assert r.headers["content-type"] == "application/problem+json"
+                assert "retry-after" in r.headers
+            await proxy.restore()
+            assert (await c.get("/readyz")).status_code == 200
+            assert (await c.get("/api/v1/items")).status_code == 200
+        await proxy.cut()
+
+    async def test_pool_exhaustion_is_503_with_retry_after(self, scratch_url: str) -> None:
+        token = await _seed(scratch_url)
+        settings = Settings(database_url=scratch_url, db_pool_size=1, db_pool_timeout_s=0.5)
+        async with _serve(settings, token) as c:
+            engine: AsyncEngine = c.state["engine"]
+            async with engine.connect() as held:
+                await held.exec_driver_sql("SELECT 1")
+                r = await c.get("/api/v1/items")
+            assert r.status_code == 503
+            assert r.headers["retry-after"] == "1"
+            assert r.json()["code"] == "database.unavailable"
+            assert (await c.get("/api/v1/items")).status_code == 200
+
+
+async def _history_is_whole(url: str) -> None:
+    """Every version has its revision, and every API write its audit entry: nothing half done."""
+    engine = create_engine(Settings(database_url=url))
+    try:
+        async with create_sessionmaker(engine)() as s:
+            from app.models import Item
+
+            for item in (await s.scalars(select(Item))).all():
+                revs = await s.scalar(
+                    select(func.count())
+                    .select_from(ItemRevision)
+                    .where(ItemRevision.item_id == item.id)
+                )
+                assert revs == item.version, (item.id, item.version, revs)
+            updates = await s.scalar(
+                select(func.count()).select_from(ItemRevision).where(ItemRevision.kind == "update")
+            )
+            audits = await s.scalar(
+                select(func.count())
+                .select_from(AuditEntry)
+                .where(AuditEntry.action == "item.update")
+            )
+            assert updates == audits
+    finally:
+        await engine.dispose()
+
+
+class TestDisconnects:
+    async def test_clients_that_vanish_mid_write_leave_no_half_change(
+        self, scratch_url: str
+    ) -> None:
+        token = await _seed(scratch_url)
+        async with _serve(Settings(database_url=scratch_url), token) as c:
+            item = (await c.get(f"/api/v1/items/by-code/{FIRST_CODE}")).json()
+
+            async def write(n: int) -> None:
+                current = (await c.get(f"/api/v1/items/{item['id']}")).json()["version"]
+                await c.patch(
+                    f"/api/v1/items/{item['id']}",
+                    json={"remarks": f"第{n}次"},
+                    headers={"If-Match": f'"{current}"'},
+                )
+
+            for n in range(12):
+                task = asyncio.create_task(write(n))
+                # Give up on the request at a different moment each time.
+                await asyncio.sleep(0.002 * n)
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        await _history_is_whole(scratch_url)
+
+
+class TestSqliteContention:
+    @pytest.mark.sqlite
+    async def test_concurrent_http_writers_never_see_database_locked(
+        self, scratch_url: str
+    ) -> None:
+        token = await _seed(scratch_url)
+        async with _serve(Settings(database_url=scratch_url), token) as c:
+            item = (await c.get(f"/api/v1/items/by-code/{FIRST_CODE}")).json()
+
+            async def write(n: int) -> int:
+                r = await c.patch(
+                    f"/api/v1/items/{item['id']}",
+                    json={"remarks": f"写入{n}"},
+                    headers={"If-Match": '"1"'},
+                )
+                return r.status_code
+
+            statuses = await asyncio.gather(*(write(n) for n in range(20)))
+        assert sorted(set(statuses)) == [200, 412]
+        assert statuses.count(200) == 1
+        await _history_is_whole(scratch_url)

@@ -1,0 +1,209 @@
+"""Limits, headers and hostile input: always a 4xx problem, never a 5xx, nothing written."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.api.deps import get_engine, get_session
+from app.main import create_app
+from app.settings import Settings
+from tests.factories import MINQIN, import_file, table_counts
+
+PROBLEM = "application/problem+json"
+FIRST_CODE = "11620621MB176555834620236001000"
+
+
+@pytest.fixture
+async def seeded(session: AsyncSession) -> None:
+    await import_file(session, MINQIN)
+
+
+def _client_for(app: FastAPI, token: str | None = None) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver", headers=headers)
+
+
+@pytest.fixture
+def overrides() -> dict[str, Any]:
+    return {
+        "rate_limit_per_minute": 5,
+        "max_body_bytes": 2048,
+        "cors_origins": ["https://portal.example.gov.cn"],
+    }
+
+
+@pytest.fixture
+async def tuned(
+    settings: Settings,
+    engine: Any,
+    session: AsyncSession,
+    admin_token: str,
+    overrides: dict[str, Any],
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """An app with small limits, on the test transaction."""
+    app = create_app(settings.model_copy(update=overrides))
+    app.dependency_overrides[get_session] = lambda: session
+    app.dependency_overrides[get_engine] = lambda: engine
+    async with _client_for(app, admin_token) as c:
+        yield app, c
+
+
+class TestHeaders:
+    async def test_security_headers_and_request_id(self, client: httpx.AsyncClient) -> None:
+        r = await client.get("/healthz", headers={"X-Request-ID": "abc-123"})
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert r.headers["x-request-id"] == "abc-123"
+        assert "server" not in r.headers
+
+    async def test_unsafe_request_id_is_replaced(self, client: httpx.AsyncClient) -> None:
+        r = await client.get("/healthz", headers={"X-Request-ID": "a b<script>"})
+        assert r.headers["x-request-id"] != "a b<script>"
+        assert len(r.headers["x-request-id"]) == 32
+
+    async def test_cors_is_closed_by_default(self, client: httpx.AsyncClient) -> None:
+        r = await client.get("/api/v1/power-types", headers={"Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in r.headers
+
+    async def test_cors_allow_list(self, tuned: tuple[FastAPI, httpx.AsyncClient]) -> None:
+        _, c = tuned
+        ok = await c.get("/api/v1/power-types", headers={"Origin": "https://portal.example.gov.cn"})
+        assert ok.headers["access-control-allow-origin"] == "https://portal.example.gov.cn"
+        other = await c.get("/api/v1/power-types", headers={"Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in other.headers
+
+
+class TestLimits:
+    async def test_oversized_json_body_is_413(
+        self, tuned: tuple[FastAPI, httpx.AsyncClient], session: AsyncSession
+    ) -> None:
+        _, c = tuned
+        before = await table_counts(session)
+        r = await c.post(
+            "/api/v1/items",
+            content=json.dumps({"name": "x" * 5000}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        assert r.status_code == 413
+        assert r.headers["content-type"] == PROBLEM
+        assert r.json()["code"] == "payload_too_large"
+        assert await table_counts(session) == before
+
+    async def test_rate_limit_is_429_with_retry_after(
+        self, tuned: tuple[FastAPI, httpx.AsyncClient]
+    ) -> None:
+        _, c = tuned
+        statuses = [(await c.get("/api/v1/power-types")).status_code for _ in range(7)]
+        assert statuses[:5] == [200] * 5
+        assert 429 in statuses[5:]
+        r = await c.get("/api/v1/power-types")
+        assert r.status_code == 429
+        assert int(r.headers["retry-after"]) >= 1
+        assert r.json()["code"] == "too_many_requests"
+
+    @pytest.mark.parametrize("overrides", [{"request_timeout_s": 1.0}])
+    async def test_slow_request_times_out_with_503(
+        self, tuned: tuple[FastAPI, httpx.AsyncClient]
+    ) -> None:
+        app, c = tuned
+
+        @app.get("/_probe/slow")
+        async def slow() -> None:
+            await asyncio.sleep(60)
+
+        r = await c.get("/_probe/slow")
+        assert r.status_code == 503
+        assert r.json()["code"] == "timeout"
+
+
+BAD_BODIES: list[tuple[str, bytes]] = [
+    ("invalid-json", b'{"name": '),
+    ("lone-surrogate", b'{"name": "\\ud800", "agency_id": 1}'),
+    ("nul", b'{"name": "a\\u0000b", "agency_id": 1}'),
+    ("deep-nesting", b'{"name": ' + b"[" * 5000 + b"]" * 5000 + b"}"),
+    ("huge-number", b'{"agency_id": 1' + b"0" * 400 + b"}"),
+    ("wrong-types", b'{"agency_id": "one", "name": 5, "power_type": []}'),
+    ("unknown-field", b'{"agency_id": 1, "name": "x", "colour": "red"}'),
+    ("not-an-object", b"[1, 2, 3]"),
+    ("nan", b'{"agency_id": NaN}'),
+]
+
+
+@pytest.mark.usefixtures("seeded")
+class TestHostileInput:
+    @pytest.mark.parametrize(("label", "body"), BAD_BODIES, ids=[b[0] for b in BAD_BODIES])
+    async def test_bad_bodies_are_422_problems_without_echo(
+        self, client: httpx.AsyncClient, session: AsyncSession, label: str, body: bytes
+    ) -> None:
+        before = await table_counts(session)
+        for method, url in (("POST", "/api/v1/items"), ("PATCH", "/api/v1/items/1")):
+            r = await client.request(
+                method,
+                url,
+                content=body,
+                headers={"Content-Type": "application/json", "If-Match": '"1"'},
+            )
+            assert 400 <= r.status_code < 500, (label, method, r.status_code)
+            assert r.headers["content-type"] == PROBLEM
+            assert r.json()["code"]
+            assert "ud800" not in r.text
+            assert "colour" not in r.json().get("detail", "")
+        assert await table_counts(session) == before
+
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "/api/v1/items/99999999999999999999999",
+            "/api/v1/items/-1",
+            "/api/v1/items?limit=99999999999999999999",
+            "/api/v1/items?cursor=%FF%FE",
+            "/api/v1/items?q=%FF%FE%00",
+            "/api/v1/items?agency=%00",
+            "/api/v1/items/by-code/%FF" + "A" * 30,
+            "/api/v1/changes?after=" + "x" * 600,
+        ],
+    )
+    async def test_bad_paths_and_queries_are_4xx(self, client: httpx.AsyncClient, url: str) -> None:
+        r = await client.get(url)
+        assert 400 <= r.status_code < 500, (url, r.status_code)
+        assert r.headers["content-type"] == PROBLEM
+
+    # The client is shared by the examples on purpose: requests that fail leave nothing behind.
+    @settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(
+        body=st.recursive(
+            st.none()
+            | st.booleans()
+            | st.integers()
+            | st.floats(allow_nan=False, allow_infinity=False)
+            | st.text(),
+            lambda children: (
+                st.lists(children, max_size=4)
+                | st.dictionaries(
+                    st.sampled_from(["name", "agency_id", "power_type", "local_code", "seq", "x"])
+                    | st.text(max_size=5),
+                    children,
+                    max_size=5,
+                )
+            ),
+            max_leaves=12,
+        )
+    )
+    async def test_random_bodies_never_5xx(self, client: httpx.AsyncClient, body: Any) -> None:
+        for method, url in (
+            ("POST", "/api/v1/items"),
+            ("PATCH", "/api/v1/items/1"),
+            ("POST", "/api/v1/releases"),
+        ):
+            r = await client.request(method, url, json=body, headers={"If-Match": '"999"'})
+            assert r.status_code < 500, (method, url, r.status_code, r.text[:200])

@@ -1,0 +1,496 @@
+"""Chinese search (`q`): exactly the items a plain substring scan finds, name matches first."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import string
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Select, select, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from app.db import migrations
+from app.db.dialect import ITEM_SEARCH_FIELDS, autogenerate_include_name
+from app.db.engine import create_engine
+from app.enums import ItemStatus
+from app.errors import InvalidInputError
+from app.models import Agency, Base, Item
+from app.services.queries import item_select
+from app.services.search import MAX_TERM_LENGTH, apply_search
+from app.settings import Settings
+from tests.dbutil import drop_database, fresh_database
+from tests.factories import DUNHUANG, MINQIN, import_file
+
+# What the seeds lack, written inline: LIKE wildcards and escapes, FTS5 quotes, regex
+# metacharacters, ASCII letters in both cases, and cased letters outside ASCII (Ⅲ/ⅲ, Ａ/ａ),
+# which the search must not fold.
+EDGE_ITEMS: tuple[dict[str, str | None], ...] = (
+    {
+        "name": "对完成率100%_以上单位的奖励（ABC类）",
+        "legal_basis": '路径C:\\data\\规则；说 "hi" 即可',
+        "responsibilities": "Ⅲ类器械与ＡＢＣ证照，型号AⅢ a.b (x+y)* [q]{2} ^$|?",
+        "accountability": None,
+        "remarks": "abc",
+    },
+    {
+        "name": "对axb事项的检查",
+        "legal_basis": "完成率100_以上；保险",
+        "responsibilities": "ⅲ类与ａｂｃ",
+        "accountability": "Abc-DEF",
+        "remarks": None,
+    },
+)
+
+SPECIAL_TERMS = (
+    "%",
+    "_",
+    "\\",
+    "100%",
+    "100_",
+    "0%_",
+    "率100",
+    "保%险",
+    "C:\\data",
+    "\\规",
+    '"',
+    '"hi"',
+    'y "h',
+    "a.b",
+    "(x+y)*",
+    "[q]{2}",
+    "^$|?",
+    "abc",
+    "ABC",
+    "aBc",
+    "Abc-def",
+    "ABC类",
+    "a",
+    "B",
+    "Ⅲ",
+    "ⅲ",
+    "ⅲ类",
+    "Ⅲ类器",
+    "ＡＢＣ",
+    "ａｂｃ",
+    "ａ",
+    "AⅢ",
+    "aⅢ",
+    "aⅲ",
+    "号aⅢ",
+    "号aⅲ",
+    "渔船",
+    "不存在的事项名称",
+    "xyz",
+)
+
+_ASCII_FOLD = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+Texts = dict[int, tuple[str | None, ...]]
+
+
+def _fold(value: str) -> str:
+    return value.translate(_ASCII_FOLD)
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name
+
+
+def _expected(texts: Texts, q: str) -> list[int]:
+    """The oracle: a substring scan in Python, ASCII case folded, name matches first, then id."""
+    term = _fold(q.strip())
+    hits = [
+        item_id
+        for item_id, fields in texts.items()
+        if any(value is not None and term in _fold(value) for value in fields)
+    ]
+    return sorted(hits, key=lambda item_id: (term not in _fold(texts[item_id][0] or ""), item_id))
+
+
+async def _search(session: AsyncSession, q: str) -> list[int]:
+    stmt = apply_search(item_select(), q, _dialect(session))
+    return [row.id for row in await session.execute(stmt)]
+
+
+async def _texts(session: AsyncSession) -> Texts:
+    columns = [getattr(Item, name) for name in ITEM_SEARCH_FIELDS]
+    rows = await session.execute(select(Item.id, *columns))
+    return {row[0]: tuple(row[1:]) for row in rows}
+
+
+async def _assert_matches_scan(session: AsyncSession, terms: Sequence[str]) -> None:
+    texts = await _texts(session)
+    for term in dict.fromkeys(terms):
+        assert await _search(session, term) == _expected(texts, term), f"term {term!r}"
+
+
+def _random_terms(texts: Texts, count: int, seed: int) -> list[str]:
+    """Substrings of 1 to 12 characters cut at random from the stored text."""
+    rng = random.Random(seed)
+    values = sorted(v for fields in texts.values() for v in fields if v and v.strip())
+    terms: list[str] = []
+    while len(terms) < count:
+        value = rng.choice(values)
+        length = rng.choice((1, 2, 2, 3, 3, 4, 5, 8, 12))
+        start = rng.randrange(max(1, len(value) - length + 1))
+        term = value[start : start + length].strip()
+        if term:
+            terms.append(term)
+    return terms
+
+
+async def _add_edge_items(session: AsyncSession) -> list[Item]:
+    agency_id = await session.scalar(select(Agency.id).order_by(Agency.id).limit(1))
+    assert agency_id is not None
+    items = [Item(agency_id=agency_id, **fields) for fields in EDGE_ITEMS]
+    session.add_all(items)
+    await session.flush()
+    return items
+
+
+@pytest.fixture
+async def catalogue(session: AsyncSession) -> list[Item]:
+    """Both seed lists, plus the inline edge items (returned)."""
+    await import_file(session, MINQIN)
+    await import_file(session, DUNHUANG)
+    return await _add_edge_items(session)
+
+
+async def _fts_matches_content(session: AsyncSession) -> None:
+    """SQLite: FTS5 checks its index against the item rows and raises when they disagree."""
+    await session.execute(
+        text("INSERT INTO item_fts (item_fts, rank) VALUES ('integrity-check', 1)")
+    )
+
+
+class TestSearchMatchesSubstringScan:
+    async def test_every_character_of_the_names(
+        self, session: AsyncSession, catalogue: list[Item]
+    ) -> None:
+        texts = await _texts(session)
+        chars = sorted({char for fields in texts.values() for char in fields[0] or ""})
+        assert len(chars) > 100
+        await _assert_matches_scan(session, [c for c in chars if c.strip()])
+
+    async def test_random_substrings_of_the_stored_text(
+        self, session: AsyncSession, catalogue: list[Item]
+    ) -> None:
+        texts = await _texts(session)
+        await _assert_matches_scan(session, _random_terms(texts, 400, seed=20261125))
+
+    async def test_wildcards_quotes_regex_characters_and_case(
+        self, session: AsyncSession, catalogue: list[Item]
+    ) -> None:
+        await _assert_matches_scan(session, SPECIAL_TERMS)
+
+    async def test_wildcards_are_literal(
+        self, session: AsyncSession, catalogue: list[Item]
+    ) -> None:
+        first, second = catalogue
+        assert await _search(session, "100%") == [first.id]
+        assert await _search(session, "100_") == [second.id]
+        assert await _search(session, "保%险") == []
+        assert await _search(session, "C:\\data") == [first.id]
+
+    async def test_only_ascii_letters_ignore_case(
+        self, session: AsyncSession, catalogue: list[Item]
+    ) -> None:
+        first, second = catalogue
+        assert await _search(session, "aBc") == [first.id, second.id]
+        assert await _search(session, "a.b") == [first.id]
+        assert await _search(session, "ⅲ类") == [second.id]
+        assert await _search(session, "Ⅲ类") == [first.id]
+        assert await _search(session, "ａｂｃ") == [second.id]
+        assert await _search(session, "aⅢ") == [first.id]
+        assert await _search(session, "aⅲ") == []
+        assert await _search(session, "号aⅲ") == []
+
+    async def test_name_matches_come_first(
+        self, session: AsyncSession, catalogue: list[Item]
+    ) -> None:
+        texts = await _texts(session)
+        ids = await _search(session, "医疗保障")
+        in_name = ["医疗保障" in (texts[i][0] or "") for i in ids]
+        assert True in in_name
+        assert False in in_name
+        assert in_name == sorted(in_name, reverse=True)
+        assert ids == _expected(texts, "医疗保障")
+
+    async def test_longest_term_is_found(
+        self, session: AsyncSession, catalogue: list[Item]
+    ) -> None:
+        texts = await _texts(session)
+        item_id, fields = max(texts.items(), key=lambda kv: len(kv[1][1] or ""))
+        term = (fields[1] or "")[:MAX_TERM_LENGTH]
+        assert len(term) == MAX_TERM_LENGTH
+        ids = await _search(session, term)
+        assert item_id in ids
+        assert ids == _expected(texts, term)
+
+
+class TestSearchFollowsWrites:
+    async def test_renamed_item_is_found_by_its_new_name_only(
+        self, session: AsyncSession, catalogue: list[Item]
+    ) -> None:
+        item = await session.scalar(select(Item).where(Item.name.like("%骗取医保基金%")).limit(1))
+        assert item is not None
+        old_name = item.name
+        item.name = "对违规使用医保基金行为的ZQX专项检查"
+        await session.flush()
+        assert item.id in await _search(session, "ZQX专项")
+        assert item.id in await _search(session, "zqx")
+        await _assert_matches_scan(
+            session, [old_name, old_name[2:6], old_name[:2], "违规使用", "专项检", "Z", "项检"]
+        )
+        if _dialect(session) == "sqlite":
+            await _fts_matches_content(session)
+
+    async def test_changed_text_field_is_searched(
+        self, session: AsyncSession, catalogue: list[Item]
+    ) -> None:
+        first, _second = catalogue
+        first.remarks = "新增备注：渔业船舶检验"
+        first.legal_basis = None
+        await session.flush()
+        assert first.id in await _search(session, "渔业船舶")
+        assert first.id in await _search(session, "渔")
+        assert await _search(session, "C:\\data") == []
+        await _assert_matches_scan(session, ["渔业船舶", "渔业", "渔", "备注", "规则", "\\"])
+        if _dialect(session) == "sqlite":
+            await _fts_matches_content(session)
+
+    async def test_deleted_item_is_not_found(
+        self, session: AsyncSession, catalogue: list[Item]
+    ) -> None:
+        # Items are withdrawn, not deleted, but a rolled-back import or a purge still deletes rows.
+        first, second = catalogue
+        await session.delete(first)
+        await session.flush()
+        assert await _search(session, "aBc") == [second.id]
+        if _dialect(session) == "sqlite":
+            await _fts_matches_content(session)
+
+    async def test_withdrawn_items_are_still_found(
+        self, session: AsyncSession, catalogue: list[Item]
+    ) -> None:
+        first, _second = catalogue
+        first.status = ItemStatus.WITHDRAWN
+        await session.flush()
+        assert first.id in await _search(session, "ABC类")
+        assert first.id in await _search(session, "%")
+
+
+class TestTerm:
+    @pytest.mark.parametrize("q", ["", "   ", "\u3000\t\n"])
+    def test_blank_term_leaves_the_statement_alone(self, q: str) -> None:
+        stmt = item_select()
+        assert apply_search(stmt, q, "sqlite") is stmt
+        assert apply_search(stmt, None, "postgresql") is stmt
+
+    async def test_surrounding_whitespace_is_ignored(
+        self, session: AsyncSession, catalogue: list[Item]
+    ) -> None:
+        assert await _search(session, "  \u3000医保基金 \t") == await _search(session, "医保基金")
+
+    @pytest.mark.parametrize("q", ["医" * (MAX_TERM_LENGTH + 1), "医\x00保"])
+    def test_overlong_or_nul_term_is_invalid_input(self, q: str) -> None:
+        with pytest.raises(InvalidInputError):
+            apply_search(item_select(), q, "postgresql")
+
+    def test_search_replaces_the_ordering(self) -> None:
+        stmt = apply_search(item_select().order_by(Item.updated_at), "医保", "sqlite")
+        assert "updated_at" not in str(stmt).split("ORDER BY")[1]
+
+
+def _pg_literal(value: object) -> str:
+    """A SQL literal for EXECUTE, which takes no parameters (test values only)."""
+    if isinstance(value, list):
+        return "ARRAY[" + ", ".join(_pg_literal(v) for v in value) + "]::text[]"
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    assert isinstance(value, int)
+    return str(value)
+
+
+async def _plan(session: AsyncSession, stmt: Select[Any]) -> str:
+    """The database's plan for `stmt`, as one text; PostgreSQL's as a prepared statement's."""
+    conn = await session.connection()
+    compiled = stmt.compile(dialect=conn.dialect)
+    params = tuple(compiled.params[key] for key in compiled.positiontup or ())
+    if _dialect(session) == "sqlite":
+        rows = await conn.exec_driver_sql("EXPLAIN QUERY PLAN " + str(compiled), params)
+        return "\n".join(str(row[-1]) for row in rows)
+    # EXPLAIN of a statement with parameters plans it with their values; EXPLAIN EXECUTE of a
+    # prepared statement under force_generic_plan shows the plan that sees only parameters.
+    await conn.exec_driver_sql("PREPARE search_plan AS " + str(compiled))
+    try:
+        args = ", ".join(_pg_literal(value) for value in params)
+        rows = await conn.exec_driver_sql(f"EXPLAIN EXECUTE search_plan({args})")
+        return "\n".join(str(row[0]) for row in rows)
+    finally:
+        await conn.exec_driver_sql("DEALLOCATE search_plan")
+
+
+class TestIndexesServeTheSearch:
+    @pytest.mark.postgres
+    @pytest.mark.parametrize(
+        ("q", "indexes"),
+        [
+            ("医保基金", [f"ix_item_{field}_trgm" for field in ITEM_SEARCH_FIELDS]),
+            ("Abc", [f"ix_item_{field}_trgm" for field in ITEM_SEARCH_FIELDS]),
+            ("医", ["ix_item_search_chars"]),
+            ("医保", ["ix_item_search_chars"]),
+            ("^$|?", ["ix_item_search_chars"]),
+        ],
+    )
+    async def test_postgresql_plans_use_the_search_indexes(
+        self, session: AsyncSession, catalogue: list[Item], q: str, indexes: list[str]
+    ) -> None:
+        # A few dozen rows make a full scan cheapest; forbidding scans that need no search
+        # condition shows the planner can use the indexes, i.e. the query repeats their
+        # expressions and operators exactly. The generic plan (what a prepared statement may
+        # get after five runs) sees parameters, not values: the index constants must be SQL.
+        await session.execute(text("SET LOCAL enable_seqscan = off"))
+        await session.execute(text("SET LOCAL enable_indexscan = off"))
+        await session.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
+        plan = await _plan(session, apply_search(item_select(), q, "postgresql"))
+        for index in indexes:
+            assert f"Bitmap Index Scan on {index}" in plan, plan
+
+    @pytest.mark.sqlite
+    async def test_sqlite_three_characters_use_fts5(
+        self, session: AsyncSession, catalogue: list[Item]
+    ) -> None:
+        plan = await _plan(session, apply_search(item_select(), "医保基金", "sqlite"))
+        assert "SCAN item_fts VIRTUAL TABLE INDEX" in plan, plan
+        assert "SEARCH item USING INTEGER PRIMARY KEY" in plan, plan
+
+
+# --- The migration ----------------------------------------------------------------------------
+
+PG_INDEXES = {f"ix_item_{field}_trgm" for field in ITEM_SEARCH_FIELDS} | {"ix_item_search_chars"}
+PG_OTHERS = {"item_search_chars", "pg_trgm"}
+SQLITE_TABLES = {"item_fts", "item_fts_config", "item_fts_data", "item_fts_docsize", "item_fts_idx"}
+SQLITE_TRIGGERS = {"item_fts_after_insert", "item_fts_after_update", "item_fts_after_delete"}
+
+
+@pytest.fixture
+def scratch_url(tmp_path: Path, worker_id: str) -> Iterator[str]:
+    """An empty database of the run's kind, just for this test."""
+    url = fresh_database(f"search{worker_id}", tmp_path)
+    yield url
+    drop_database(url)
+
+
+def _run(url: str, fn: Any) -> Any:
+    async def go() -> Any:
+        engine = create_engine(Settings(database_url=url))
+        try:
+            async with engine.begin() as conn:
+                return await fn(conn)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(go())
+
+
+async def _search_objects(conn: AsyncConnection) -> set[str]:
+    """The names of the search objects present: indexes, extension, tables, triggers."""
+    if conn.dialect.name == "postgresql":
+        rows = await conn.execute(
+            text(
+                "SELECT indexname FROM pg_indexes WHERE tablename = 'item' "
+                "UNION ALL SELECT proname FROM pg_proc WHERE proname = 'item_search_chars' "
+                "UNION ALL SELECT extname FROM pg_extension WHERE extname = 'pg_trgm'"
+            )
+        )
+        return {name for (name,) in rows if name in PG_INDEXES | PG_OTHERS}
+    rows = await conn.execute(text("SELECT name FROM sqlite_master WHERE name LIKE 'item_fts%'"))
+    return {name for (name,) in rows}
+
+
+NOW = datetime(2026, 11, 25, tzinfo=UTC)
+
+
+async def _insert_item(conn: AsyncConnection) -> None:
+    await conn.execute(
+        text(
+            "INSERT INTO agency (id, name, created_at, updated_at) "
+            "VALUES (1, '民勤县医疗保障局', :now, :now)"
+        ),
+        {"now": NOW},
+    )
+    await conn.execute(
+        text(
+            "INSERT INTO item (id, agency_id, name, legal_basis, legal_citations, status, version, "
+            "created_at, updated_at) VALUES (1, 1, '对骗取医保基金支出的处罚', "
+            "'《中华人民共和国社会保险法》第八十七条', '[]', 'active', 1, :now, :now)"
+        ),
+        {"now": NOW},
+    )
+
+
+async def _found(conn: AsyncConnection) -> list[list[int]]:
+    results = []
+    for q in ("医保基金", "骗", "保险法", "法"):
+        stmt = apply_search(item_select(), q, conn.dialect.name)
+        results.append([row.id for row in await conn.execute(stmt)])
+    return results
+
+
+def _diff(conn: Connection, filtered: bool) -> list[Any]:
+    opts: dict[str, Any] = {"compare_type": True}
+    if filtered:
+        opts["include_name"] = autogenerate_include_name
+    return list(compare_metadata(MigrationContext.configure(conn, opts=opts), Base.metadata))
+
+
+def _diff_names(diff: list[Any]) -> set[str]:
+    return {getattr(entry[1], "name", None) or "?" for entry in diff}
+
+
+class TestSearchMigration:
+    def test_adds_the_search_objects_and_removes_them_on_downgrade(self, scratch_url: str) -> None:
+        expected = (
+            PG_INDEXES | PG_OTHERS
+            if scratch_url.startswith("postgresql")
+            else SQLITE_TABLES | SQLITE_TRIGGERS
+        )
+        migrations.upgrade(scratch_url, "0001")
+        assert _run(scratch_url, _search_objects) == set()
+        migrations.upgrade(scratch_url, "0002")
+        assert _run(scratch_url, _search_objects) == expected
+        migrations.downgrade(scratch_url, "0001")
+        # pg_trgm stays installed: it may have been there before, and others may use it.
+        assert _run(scratch_url, _search_objects) == expected & {"pg_trgm"}
+        migrations.upgrade(scratch_url)
+        assert _run(scratch_url, _search_objects) == expected
+
+    def test_upgrade_indexes_the_rows_already_there(self, scratch_url: str) -> None:
+        migrations.upgrade(scratch_url, "0001")
+        _run(scratch_url, _insert_item)
+        migrations.upgrade(scratch_url, "0002")
+        assert _run(scratch_url, _found) == [[1], [1], [1], [1]]
+
+    def test_models_agree_apart_from_the_search_objects(self, scratch_url: str) -> None:
+        migrations.upgrade(scratch_url)
+
+        async def diffs(conn: AsyncConnection) -> tuple[list[Any], list[Any]]:
+            filtered = await conn.run_sync(_diff, True)
+            unfiltered = await conn.run_sync(_diff, False)
+            return filtered, unfiltered
+
+        filtered, unfiltered = _run(scratch_url, diffs)
+        assert filtered == []
+        # The filter hides the search objects and nothing else.
+        assert _diff_names(unfiltered) == (
+            PG_INDEXES if scratch_url.startswith("postgresql") else SQLITE_TABLES
+        )
