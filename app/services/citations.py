@@ -51,6 +51,10 @@ _WHITESPACE_RE = re.compile(r"\s+")
 _SENTENCE_ENDS = frozenset("。；;")
 # Enough text before an article to see the longest cross-reference ending.
 _LOOKBEHIND = 8
+# A bracketed note between a name and its article (若干规定（2011年7月1日实施）第二十一条) is
+# looked through: the name before it decides whether the article is a cross reference.
+_TRAILING_NOTE_RE = re.compile(r"[（(][^（()）]*[）)]\s*$")
+_NOTE_WINDOW = 80
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +132,10 @@ def _articles(text: str, in_title: list[bool], depths: list[int]) -> list[_Artic
         if in_title[match.start()]:
             skipped_until = -1
             continue
-        before = text[max(0, match.start() - _LOOKBEHIND) : match.start()].rstrip()
+        before = text[max(0, match.start() - _NOTE_WINDOW) : match.start()].rstrip()
+        while (note := _TRAILING_NOTE_RE.search(before)) is not None:
+            before = before[: note.start()].rstrip()
+        before = before[-_LOOKBEHIND:]
         listed_after_skipped = skipped_until >= 0 and bool(
             _LIST_JOINER_RE.fullmatch(text, skipped_until, match.start())
         )
