@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import anyio.to_thread
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.enums import ChangeKind, ImportStatus, ItemStatus
@@ -211,21 +211,42 @@ async def _plan(
 async def _apply(
     session: AsyncSession, plan: _Plan, request: ImportRequest, batch: ImportBatch, actor: Actor
 ) -> None:
-    created: list[Item] = []
+    now = batch.started_at
+    rows: list[dict[str, Any]] = []
     for row, agency in plan.create:
         assert agency is not None  # agencies exist unless this is a dry run
-        created.append(
-            Item(
-                agency_id=agency.id,
-                status=ItemStatus(row.status),
-                import_key=_import_key(row.values),
-                import_batch_id=batch.id,
+        rows.append(
+            {
+                "agency_id": agency.id,
+                "status": ItemStatus(row.status),
+                "version": 1,
+                "import_key": _import_key(row.values),
+                "import_batch_id": batch.id,
+                "created_at": now,
+                "updated_at": now,
                 **{name: row.values.get(name) for name in CONTENT_FIELDS},
                 **_source(request.file_name, row),
-            )
+            }
         )
-    # New items go out as batched INSERT ... RETURNING (SQLAlchemy's insertmanyvalues).
-    session.add_all(created)
+    entries: list[revisions.Entry] = []
+    if rows:
+        # One set-based INSERT ... RETURNING for the new items (executemany batches), no ORM
+        # object per row; their revisions are built from the same values.
+        ids = (
+            await session.scalars(
+                insert(Item).returning(Item.id, sort_by_parameter_order=True), rows
+            )
+        ).all()
+        entries = [
+            revisions.Entry(
+                item_id,
+                1,
+                ChangeKind.CREATE,
+                revisions.snapshot_of({**values, "id": item_id}),
+                list(revisions.SNAPSHOT_FIELDS),
+            )
+            for values, item_id in zip(rows, ids, strict=True)
+        ]
     befores: list[dict[str, Any]] = []
     for item, _kind, replacement in plan.modify:
         befores.append(revisions.snapshot(item))
@@ -238,19 +259,17 @@ async def _apply(
                 setattr(item, name, value)
             item.status = ItemStatus(replacement.status)
             item.import_batch_id = batch.id
+        item.updated_at = now
     await session.flush()
-
-    records: list[tuple[Item, ChangeKind, list[str]]] = [
-        (item, ChangeKind.CREATE, list(revisions.SNAPSHOT_FIELDS)) for item in created
-    ]
     for (item, kind, _row), before in zip(plan.modify, befores, strict=True):
-        records.append((item, kind, revisions.changed_fields(before, revisions.snapshot(item))))
+        after = revisions.snapshot(item)
+        entries.append(revisions.entry(item, kind, revisions.changed_fields(before, after)))
     await revisions.record(
         session,
-        records,
+        entries,
         actor=replace(actor, reason=actor.reason or f"import {request.file_name}"),
         import_batch_id=batch.id,
-        at=batch.started_at,
+        at=now,
     )
 
 

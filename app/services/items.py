@@ -273,7 +273,7 @@ async def _save(
         if kind == ChangeKind.CREATE
         else revisions.changed_fields(before, revisions.snapshot(item))
     )
-    await revisions.record(session, [(item, kind, fields)], actor=actor, at=now)
+    await revisions.record(session, [revisions.entry(item, kind, fields)], actor=actor, at=now)
     await audit.record(
         session,
         actor,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,14 +26,36 @@ SNAPSHOT_FIELDS: tuple[str, ...] = (
 )
 
 
+def snapshot_of(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The full state of an item, from its column values, as a JSON document."""
+    data = {name: values.get(name) for name in SNAPSHOT_FIELDS}
+    data["status"] = str(values["status"])
+    data["id"] = values["id"]
+    data["version"] = values["version"]
+    created = values.get("created_at")
+    data["created_at"] = created.isoformat() if created else None
+    return data
+
+
 def snapshot(item: Item) -> dict[str, Any]:
     """The full state of an item as a JSON document (what a revision keeps)."""
-    data = {name: getattr(item, name) for name in SNAPSHOT_FIELDS}
-    data["status"] = str(item.status)
-    data["id"] = item.id
-    data["version"] = item.version
-    data["created_at"] = item.created_at.isoformat() if item.created_at else None
-    return data
+    names = (*SNAPSHOT_FIELDS, "id", "version", "created_at")
+    return snapshot_of({name: getattr(item, name) for name in names})
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One revision to append: the item's state after a change of `kind`."""
+
+    item_id: int
+    version: int
+    kind: ChangeKind
+    snapshot: dict[str, Any]
+    fields: list[str]
+
+
+def entry(item: Item, kind: ChangeKind, fields: list[str]) -> Entry:
+    return Entry(item.id, item.version, kind, snapshot(item), fields)
 
 
 def changed_fields(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
@@ -67,30 +89,30 @@ class Actor:
 
 async def record(
     session: AsyncSession,
-    items: Sequence[tuple[Item, ChangeKind, list[str]]],
+    entries: Sequence[Entry],
     *,
     actor: Actor,
     import_batch_id: int | None = None,
     at: datetime | None = None,
 ) -> None:
-    """Append one revision and one change-log entry per (item, kind, changed fields), in bulk."""
-    if not items:
+    """Append one revision and one change-log entry per entry, in bulk."""
+    if not entries:
         return
     at = at or utcnow()
     revision_rows = [
         {
-            "item_id": item.id,
-            "version": item.version,
-            "kind": kind,
-            "snapshot": snapshot(item),
-            "changed_fields": fields,
+            "item_id": e.item_id,
+            "version": e.version,
+            "kind": e.kind,
+            "snapshot": e.snapshot,
+            "changed_fields": e.fields,
             "changed_at": at,
             "actor": actor.name,
             "reason": actor.reason,
             "request_id": actor.request_id,
             "import_batch_id": import_batch_id,
         }
-        for item, kind, fields in items
+        for e in entries
     ]
     revision_ids = (
         await session.scalars(
@@ -103,13 +125,13 @@ async def record(
         insert(Change),
         [
             {
-                "item_id": item.id,
+                "item_id": e.item_id,
                 "revision_id": revision_id,
-                "version": item.version,
-                "kind": kind,
+                "version": e.version,
+                "kind": e.kind,
                 "changed_at": at,
                 "txid": txid,
             }
-            for (item, kind, _), revision_id in zip(items, revision_ids, strict=True)
+            for e, revision_id in zip(entries, revision_ids, strict=True)
         ],
     )
