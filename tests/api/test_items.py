@@ -246,3 +246,28 @@ class TestChangeFeed:
         idle = (await client.get("/api/v1/changes", params={"after": news["next_cursor"]})).json()
         assert idle["changes"] == []
         assert idle["next_cursor"] == news["next_cursor"]
+
+
+@pytest.mark.usefixtures("seeded")
+class TestPinnedLookup:
+    async def test_item_lookup_pinned_to_a_release_shows_the_released_version(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        item = (await client.get(f"/api/v1/items/by-code/{FIRST_CODE}")).json()
+        made = await client.post(
+            "/api/v1/releases", json={"name": "r1", "force": True, "reason": "seed has a duplicate"}
+        )
+        assert made.status_code == 201, made.text
+        await client.patch(
+            f"/api/v1/items/{item['id']}",
+            json={"remarks": "发布后修改"},
+            headers={"If-Match": '"1"'},
+        )
+        now = (await client.get(f"/api/v1/items/{item['id']}")).json()
+        pinned = await client.get(f"/api/v1/items/{item['id']}", params={"release": "r1"})
+        assert now["version"] == 2
+        assert pinned.status_code == 200
+        assert pinned.json()["version"] == 1
+        assert pinned.json()["remarks"] is None
+        missing = await client.get(f"/api/v1/items/{item['id']}", params={"release": "nope"})
+        assert missing.status_code == 404

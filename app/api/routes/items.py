@@ -24,7 +24,8 @@ from app.schemas.items import (
     ItemStatusLiteral,
     ItemUpdate,
 )
-from app.services import items
+from app.schemas.releases import RELEASE_NAME_PATTERN
+from app.services import items, releases
 from app.services.revisions import Actor
 
 router = APIRouter(prefix="/items", tags=["items"])
@@ -78,8 +79,15 @@ ITEM_OK: dict[int | str, dict[str, Any]] = {
         "links": ITEM_LINKS,
     }
 }
+CHANGE_REFUSED: dict[int | str, dict[str, Any]] = {
+    422: problem_doc(
+        "The request is invalid (`errors`), or the change would give the item a catalogue error "
+        "(`item.validation_failed`, with the `issues` it would add)."
+    )
+}
 WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
     **WRITE_PROBLEM_RESPONSES,
+    **CHANGE_REFUSED,
     **NOT_FOUND,
     412: problem_doc("If-Match names an older version; the problem carries `current_etag`"),
     428: problem_doc("If-Match header missing"),
@@ -209,9 +217,21 @@ async def get_item(
     item_id: ItemId,
     response: Response,
     if_none_match: Annotated[str | None, Header(max_length=200)] = None,
+    release: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=100,
+            pattern=RELEASE_NAME_PATTERN,
+            description="read the item as this release published it",
+        ),
+    ] = None,
 ) -> Any:
-    """The item's current state, with its version as ETag (If-None-Match gives 304)."""
-    item = await items.get(session, item_id=item_id)
+    """The item's current state (or as a release published it), with its version as ETag."""
+    if release is not None:
+        item = await releases.get_item_in_release(session, release_name=release, item_id=item_id)
+    else:
+        item = await items.get(session, item_id=item_id)
     etag = _etag(item.version)
     if if_none_match and (
         if_none_match.strip() == "*"
@@ -239,6 +259,7 @@ async def get_item(
             "links": ITEM_LINKS,
         },
         **WRITE_PROBLEM_RESPONSES,
+        **CHANGE_REFUSED,
     },
 )
 async def create_item(
