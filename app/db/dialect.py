@@ -41,17 +41,26 @@ async def current_txid(session: AsyncSession) -> int | None:
 
 
 async def feed_horizon(session: AsyncSession) -> tuple[int, int | None] | None:
-    """(oldest transaction id still running, this transaction's own id if it wrote) on PostgreSQL.
+    """(oldest writing transaction of this database still running, this transaction's own id).
 
     Changes of transactions below the first are final; the reader's own writes are visible to it.
-    None on SQLite, whose serialised writers commit in position order.
+    Only transactions of this database count (transaction ids are cluster-wide, and a long one in
+    another database could not add to our change log); with none running, everything committed
+    so far is final. Needs the writers' backends to be visible in pg_stat_activity (same role, or
+    pg_read_all_stats). None on SQLite, whose serialised writers commit in position order.
     """
     if session.get_bind().dialect.name != "postgresql":
         return None
     row = (
         await session.execute(
             text(
-                "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint, "
+                "SELECT coalesce(("
+                " SELECT min(x::text::bigint) FROM pg_snapshot_xip(pg_current_snapshot()) AS x"
+                " WHERE (x::text::bigint & 4294967295) IN ("
+                "  SELECT backend_xid::text::bigint FROM pg_stat_activity"
+                "  WHERE datname = current_database() AND backend_xid IS NOT NULL"
+                "   AND pid <> pg_backend_pid())"
+                "), pg_snapshot_xmax(pg_current_snapshot())::text::bigint), "
                 "pg_current_xact_id_if_assigned()::text::bigint"
             )
         )
