@@ -91,8 +91,11 @@ class TestExportCommand:
             env=seeded,
         )
         assert r.returncode == 0, r.stderr
-        sheet = load_workbook(out_xlsx, read_only=True).worksheets[0]
-        assert sum(1 for _ in sheet.iter_rows()) == 1 + 9
+        workbook = load_workbook(out_xlsx, read_only=True)
+        try:
+            assert sum(1 for _ in workbook.worksheets[0].iter_rows()) == 1 + 9
+        finally:
+            workbook.close()  # read-only mode keeps the file open until closed
         assert not [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]
 
         back = run("import", str(out_csv), env=empty)
