@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
@@ -69,18 +69,34 @@ def _integral(value: Any) -> Any:
 JsonInt = Annotated[int, BeforeValidator(_integral)]
 PositiveInt32 = Annotated[JsonInt, Field(ge=1, le=2_147_483_647)]
 
-# RFC 3339 date-time with an offset, as `format: date-time` means. Without this, a query value such
-# as `0.5` would pass as a Unix timestamp and `2026-11-25T08:00:00` as a time in no zone.
+# RFC 3339 date-time with an offset, as `format: date-time` means, in the years 1000–2999. Without
+# this, a query value such as `0.5` would pass as a Unix timestamp, `2026-11-25T08:00:00` as a time
+# in no zone, and 0001-01-01T00:00:00+00:01 would fail on its way to UTC.
 RFC3339_PATTERN = (
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"
+    r"^[12][0-9]{3}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"
     r"([Zz]|[+-][0-9]{2}:[0-9]{2})$"
 )
 
 
 def _rfc3339(value: Any) -> Any:
     if isinstance(value, str) and not re.fullmatch(RFC3339_PATTERN, value):
-        raise ValueError("use an RFC 3339 date-time with a zone, e.g. 2026-11-25T08:00:00Z")
+        raise ValueError(
+            "use an RFC 3339 date-time with a zone, years 1000–2999, e.g. 2026-11-25T08:00:00Z"
+        )
     return value
 
 
-Rfc3339DateTime = Annotated[datetime, BeforeValidator(_rfc3339)]
+def _in_utc(value: datetime) -> datetime:
+    # 0001-01-01T00:00:00+00:01 is valid RFC 3339 but has no UTC equivalent in Python.
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the date-time is out of range once converted to UTC") from None
+
+
+Rfc3339DateTime = Annotated[
+    datetime,
+    BeforeValidator(_rfc3339),
+    AfterValidator(_in_utc),
+    Field(json_schema_extra={"pattern": RFC3339_PATTERN}),
+]

@@ -75,6 +75,12 @@ class TestOperation:
                 schema = response.get("content", {}).get(PROBLEM, {}).get("schema", {})
                 assert schema == {"$ref": "#/components/schemas/Problem"}, f"{label} {status}"
 
+    def test_documents_key_failures_where_a_key_is_required(self, label: str) -> None:
+        operation = OPERATIONS[label]
+        if operation.get("security"):
+            missing = {"401", "403"} - set(operation["responses"])
+            assert not missing, f"{label} needs a key but does not document {sorted(missing)}"
+
     def test_bounds_every_parameter(self, label: str) -> None:
         for parameter in OPERATIONS[label].get("parameters", []):
             for option in _options(parameter.get("schema", {})):
@@ -83,6 +89,10 @@ class TestOperation:
                 if kind == "string":
                     limits = {"maxLength", "pattern", "enum", "const", "format"} & set(option)
                     assert limits, f"{where}: a string without maxLength, pattern or enum"
+                if kind == "string" and parameter["in"] in {"query", "path"}:
+                    # The server refuses URLs holding NUL (400): the document must say so.
+                    shaped = {"pattern", "enum", "const", "format"} & set(option)
+                    assert shaped, f"{where}: a URL string without a pattern (e.g. NO_NUL_PATTERN)"
                 if kind == "integer":
                     assert {"maximum", "enum"} & set(option), f"{where}: an unbounded integer"
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from app.api.deps import AdminDep, SessionDep
 from app.api.problems import PROBLEM_RESPONSES, problem_doc
 from app.schemas.audit import AuditEntryRead
-from app.schemas.base import Rfc3339DateTime
+from app.schemas.base import NO_NUL_PATTERN, Rfc3339DateTime
 from app.services import audit
 
 router = APIRouter(tags=["audit"])
@@ -28,9 +28,15 @@ router = APIRouter(tags=["audit"])
 async def list_audit_entries(
     session: SessionDep,
     _admin: AdminDep,
-    action: Annotated[str | None, Query(max_length=100, description="e.g. item.update")] = None,
-    target_type: Annotated[str | None, Query(max_length=50, description="e.g. item")] = None,
-    target_id: Annotated[str | None, Query(max_length=100)] = None,
+    action: Annotated[
+        str | None, Query(max_length=100, pattern=NO_NUL_PATTERN, description="e.g. item.update")
+    ] = None,
+    target_type: Annotated[
+        str | None, Query(max_length=50, pattern=NO_NUL_PATTERN, description="e.g. item")
+    ] = None,
+    target_id: Annotated[
+        str | None, Query(max_length=100, pattern=NO_NUL_PATTERN, description="e.g. 29")
+    ] = None,
     key_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
     since: Annotated[
         Rfc3339DateTime | None, Query(description="entries at or after (RFC 3339, with a zone)")

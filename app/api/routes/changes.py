@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from app.api.deps import SessionDep, SettingsDep
 from app.api.problems import PROBLEM_RESPONSES, problem_doc
 from app.schemas.changes import ChangePage
+from app.schemas.items import CURSOR_PATTERN
 from app.services import changes
 
 router = APIRouter(tags=["changes"])
@@ -24,7 +25,10 @@ async def list_changes(
     session: SessionDep,
     settings: SettingsDep,
     after: Annotated[
-        str | None, Query(max_length=512, description="next_cursor of the previous call")
+        str | None,
+        Query(
+            max_length=512, pattern=CURSOR_PATTERN, description="next_cursor of the previous call"
+        ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> ChangePage:

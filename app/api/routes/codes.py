@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from app.api.problems import PROBLEM_RESPONSES
+from app.schemas.base import NO_NUL_PATTERN
 from app.schemas.codes import CodeDecodeRead, CodeLabelsRead, CodePartsRead, CodeProblemRead
 from app.services import codes
 
@@ -48,6 +49,7 @@ async def decode_code(
         Path(
             min_length=1,
             max_length=64,
+            pattern=NO_NUL_PATTERN,
             description="a 31- or 33-character code; full-width forms and spaces are normalised",
         ),
     ],

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Request, UploadFile
 
 from app.api.deps import ActorDep, SessionDep, SettingsDep
-from app.api.problems import PROBLEM_RESPONSES, problem_doc
+from app.api.problems import WRITE_PROBLEM_RESPONSES, problem_doc
 from app.db.sqlite import write_transaction
 from app.errors import PayloadTooLargeError
 from app.schemas.imports import ImportFormat, ImportReport
@@ -43,7 +43,7 @@ async def _read_limited(upload: UploadFile, limit: int) -> bytes:
     response_model=ImportReport,
     summary="Import a list file",
     responses={
-        **PROBLEM_RESPONSES,
+        **WRITE_PROBLEM_RESPONSES,
         413: problem_doc("the upload is larger than the limit"),
     },
 )

@@ -11,7 +11,7 @@ from app.api.deps import ActorDep, IfMatchDep, SessionDep, SettingsDep
 from app.api.problems import PROBLEM_RESPONSES, WRITE_PROBLEM_RESPONSES, problem_doc
 from app.db.sqlite import write_transaction
 from app.enums import ItemStatus
-from app.schemas.base import Rfc3339DateTime
+from app.schemas.base import NO_NUL_PATTERN, Rfc3339DateTime
 from app.schemas.common import Page
 from app.schemas.items import (
     CODE_PATTERN,
@@ -126,12 +126,19 @@ async def list_items(
         Query(
             min_length=1,
             max_length=100,
+            pattern=NO_NUL_PATTERN,
             description="Chinese full-text term",
             examples=["骗取医保基金"],
         ),
     ] = None,
     local_code: Annotated[
-        str | None, Query(min_length=31, max_length=33, description="exact local code")
+        str | None,
+        Query(
+            min_length=31,
+            max_length=33,
+            pattern=NO_NUL_PATTERN,
+            description="exact local code (normalised like the stored codes)",
+        ),
     ] = None,
     updated_since: Annotated[
         Rfc3339DateTime | None,

@@ -7,9 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from app.api.deps import AdminDep, SessionDep, SettingsDep
-from app.api.problems import PROBLEM_RESPONSES, problem_doc
+from app.api.problems import PROBLEM_RESPONSES, WRITE_PROBLEM_RESPONSES, problem_doc
 from app.db.sqlite import write_transaction
 from app.schemas.common import Page
+from app.schemas.items import CURSOR_PATTERN
 from app.schemas.validation import (
     RULE_PATTERN,
     SeverityLiteral,
@@ -50,7 +51,7 @@ async def list_validation_rules() -> list[ValidationRuleRead]:
     response_model=ValidationRunCreated,
     status_code=201,
     summary="Run validation",
-    responses=PROBLEM_RESPONSES,
+    responses=WRITE_PROBLEM_RESPONSES,
 )
 async def create_validation_run(
     request: Request,
@@ -111,7 +112,10 @@ async def list_validation_issues(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="page size")] = 100,
     cursor: Annotated[
-        str | None, Query(max_length=512, description="next_cursor of the previous page")
+        str | None,
+        Query(
+            max_length=512, pattern=CURSOR_PATTERN, description="next_cursor of the previous page"
+        ),
     ] = None,
 ) -> Page[StoredValidationIssueRead]:
     """Issues of a stored run (default: the newest run covering the filters), errors first."""
