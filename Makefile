@@ -55,8 +55,10 @@ fmt: install-dev ## format and auto-fix
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Debian's chromium and a Chinese font (without one, screenshots show boxes for the catalogue's text).
 chromium: ## install Debian's chromium for the browser tests when it is missing (needs root)
-	@command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
+	@command -v chromium >/dev/null && fc-list :lang=zh | grep -q . || \
+	    (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium fonts-wqy-zenhei)
 
 test-sqlite: install-dev chromium
 	@mkdir -p $(RESULTS)

@@ -110,7 +110,8 @@ class Page:
         return wait_for(what, lambda: self.evaluate(expression))
 
     def screenshot(self, path: Path) -> None:
-        data = self.send("Page.captureScreenshot", format="png", captureBeyondViewport=True)
+        """The visible part of the page (the window is 1280×1800)."""
+        data = self.send("Page.captureScreenshot", format="png")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(base64.b64decode(data["data"]))
 

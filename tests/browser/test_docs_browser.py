@@ -173,6 +173,7 @@ class TestSwaggerUi:
         body = page.evaluate(
             f"document.querySelector('{block} .live-responses-table .microlight')?.textContent"
         )
+        page.evaluate(f"document.querySelector('{block}').scrollIntoView()")
         page.screenshot(ARTIFACTS / "docs.png")
 
         assert status.strip() == "200", f"the request from the page got {status.strip()}"
