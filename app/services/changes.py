@@ -32,7 +32,23 @@ async def list_changes(
     """
     order_txid = func.coalesce(Change.txid, 0)
     stmt = (
-        select(Change, ItemRevision.snapshot, ItemRevision.actor, ItemRevision.reason, Agency)
+        # Plain columns, not ORM entities: a consumer catching up reads many pages of these.
+        select(
+            Change.id,
+            Change.txid,
+            Change.kind,
+            Change.item_id,
+            Change.version,
+            Change.changed_at,
+            ItemRevision.snapshot,
+            ItemRevision.actor,
+            ItemRevision.reason,
+            Agency.id.label("agency_id"),
+            Agency.name.label("agency_name"),
+            Agency.credit_code,
+            Agency.division_code,
+            Agency.level,
+        )
         .join(ItemRevision, ItemRevision.id == Change.revision_id)
         # An item's agency never changes (ItemUpdate has no agency), so the current one is right.
         .join(Item, Item.id == Change.item_id)
@@ -52,21 +68,29 @@ async def list_changes(
     rows = rows[:limit]
     changes = [
         ChangeRead(
-            position=change.id,
-            kind=change.kind.value,
-            item_id=change.item_id,
-            version=change.version,
-            changed_at=change.changed_at,
-            actor=actor,
-            reason=reason,
+            position=row.id,
+            kind=row.kind.value,
+            item_id=row.item_id,
+            version=row.version,
+            changed_at=row.changed_at,
+            actor=row.actor,
+            reason=row.reason,
             item=revision_item(
-                snapshot, AgencyRef.model_validate(agency, from_attributes=True), change.changed_at
+                row.snapshot,
+                AgencyRef(
+                    id=row.agency_id,
+                    name=row.agency_name,
+                    credit_code=row.credit_code,
+                    division_code=row.division_code,
+                    level=row.level,
+                ),
+                row.changed_at,
             ),
         )
-        for change, snapshot, actor, reason, agency in rows
+        for row in rows
     ]
     if rows:
-        last = rows[-1][0]
+        last = rows[-1]
         next_cursor = cursors.encode([last.txid or 0, last.id], kind=FEED_CURSOR, secret=secret)
     else:
         # Nothing new yet: the same position, so a consumer can keep polling with it.

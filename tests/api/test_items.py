@@ -247,6 +247,21 @@ class TestChangeFeed:
         assert idle["changes"] == []
         assert idle["next_cursor"] == news["next_cursor"]
 
+    async def test_withdrawal_and_restore_reach_the_feed(self, client: httpx.AsyncClient) -> None:
+        start = (await client.get("/api/v1/changes", params={"limit": 1000})).json()["next_cursor"]
+        item = (await client.get(f"/api/v1/items/by-code/{FIRST_CODE}")).json()
+        gone = await client.delete(f"/api/v1/items/{item['id']}", headers={"If-Match": '"1"'})
+        assert gone.status_code == 200, gone.text
+        back = await client.post(f"/api/v1/items/{item['id']}/restore", headers={"If-Match": '"2"'})
+        assert back.status_code == 200, back.text
+        news = (await client.get("/api/v1/changes", params={"after": start})).json()
+        assert [(c["kind"], c["item_id"], c["version"]) for c in news["changes"]] == [
+            ("withdraw", item["id"], 2),
+            ("restore", item["id"], 3),
+        ]
+        assert [c["item"]["status"] for c in news["changes"]] == ["withdrawn", "active"]
+        assert news["changes"][0]["item"]["agency"] == item["agency"]
+
 
 @pytest.mark.usefixtures("seeded")
 class TestPinnedLookup:
