@@ -101,6 +101,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             process.wait()
 
 
+def test_real_server_sends_no_banner(server: str) -> None:
+    """`powercat serve` turns off uvicorn's `server` header: no software name or version leaks."""
+    with urllib.request.urlopen(f"{server}/healthz", timeout=5) as response:
+        assert response.status == 200
+        assert response.headers.get("server") is None
+        assert response.headers.get("x-content-type-options") == "nosniff"
+
+
 @pytest.fixture(scope="module")
 def operation_count(server: str) -> int:
     spec = json.loads(_get(f"{server}/openapi.json") or b"{}")
