@@ -1,0 +1,93 @@
+"""`powercat keys`: a token is printed once and stored only as its hash; revoked keys show so."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from app.db.engine import create_engine, create_sessionmaker
+from app.models import ApiKey
+from app.services import keys
+from app.settings import Settings
+from tests.cli.test_cli import run
+from tests.dbutil import drop_database, fresh_database
+
+
+@pytest.fixture
+def migrated(tmp_path: Path, worker_id: str) -> Iterator[dict[str, str]]:
+    url = fresh_database(f"keys{worker_id}", tmp_path)
+    env = {"POWERCAT_DATABASE_URL": url}
+    assert run("db", "upgrade", env=env).returncode == 0
+    yield env
+    drop_database(url)
+
+
+def _stored_keys(url: str) -> list[tuple[str, str, str]]:
+    async def go() -> list[tuple[str, str, str]]:
+        engine = create_engine(Settings(database_url=url))
+        try:
+            async with create_sessionmaker(engine)() as session:
+                rows = await session.execute(select(ApiKey.name, ApiKey.prefix, ApiKey.key_hash))
+                return [(r.name, r.prefix, r.key_hash) for r in rows]
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(go())
+
+
+class TestKeysCommand:
+    def test_token_shown_once_and_stored_as_hash(self, migrated: dict[str, str]) -> None:
+        made = run("keys", "create", "--name", "sync-bot", "--scope", "admin", env=migrated)
+        assert made.returncode == 0, made.stderr
+        token = made.stdout.strip()
+        assert len(token) >= 32
+        assert "\n" not in token
+        assert "shown only now" in made.stderr
+
+        [(name, prefix, key_hash)] = _stored_keys(migrated["POWERCAT_DATABASE_URL"])
+        assert name == "sync-bot"
+        assert token.startswith(prefix)
+        assert key_hash == keys.hash_token(token)
+        assert token not in key_hash
+
+        listed = run("keys", "list", env=migrated)
+        assert listed.returncode == 0, listed.stderr
+        assert token not in listed.stdout + listed.stderr
+        [line] = listed.stdout.splitlines()
+        fields = line.split("\t")
+        assert fields[1] == f"{prefix}…"
+        assert fields[2:4] == ["admin", "sync-bot"]
+        assert fields[-1] == "active"
+
+    def test_revoked_key_is_listed_as_revoked(self, migrated: dict[str, str]) -> None:
+        assert (
+            run("keys", "create", "--name", "old", "--scope", "read", env=migrated).returncode == 0
+        )
+        key_id = run("keys", "list", env=migrated).stdout.split("\t", 1)[0]
+        revoked = run("keys", "revoke", key_id, env=migrated)
+        assert revoked.returncode == 0, revoked.stderr
+        assert revoked.stdout.strip() == f"key {key_id} revoked"
+        [line] = run("keys", "list", env=migrated).stdout.splitlines()
+        assert line.split("\t")[-1].startswith("revoked ")
+
+    def test_bad_requests_are_one_line_errors(self, migrated: dict[str, str]) -> None:
+        bad_scope = run("keys", "create", "--name", "x", "--scope", "root", env=migrated)
+        assert bad_scope.returncode == 2
+        assert bad_scope.stderr.strip().splitlines() == [
+            "powercat: error: unknown scope 'root': use read, write or admin"
+        ]
+        no_agency = run("keys", "create", "--name", "x", env=migrated)
+        assert no_agency.returncode != 0
+        assert no_agency.stderr.strip().splitlines() == [
+            "powercat: error: a write key needs at least one --agency (or use --scope admin)"
+        ]
+        assert no_agency.stdout == ""
+        unknown = run("keys", "revoke", "999", env=migrated)
+        assert unknown.returncode != 0
+        assert len(unknown.stderr.strip().splitlines()) == 1
+        assert "Traceback" not in unknown.stderr
+        assert _stored_keys(migrated["POWERCAT_DATABASE_URL"]) == []
