@@ -166,6 +166,27 @@ class TestWrites:
         assert stale.json()["code"] == "item.version_mismatch"
         assert stale.json()["current_etag"] == '"2"'
 
+    async def test_withdraw_and_restore_with_stale_if_match_are_412_and_change_nothing(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        item = (await client.get(f"/api/v1/items/by-code/{FIRST_CODE}")).json()
+        url = f"/api/v1/items/{item['id']}"
+        ok = await client.patch(url, json={"remarks": "x"}, headers={"If-Match": '"1"'})
+        assert ok.status_code == 200
+        stale = await client.delete(url, headers={"If-Match": '"1"'})
+        assert stale.status_code == 412
+        assert stale.json()["code"] == "item.version_mismatch"
+        assert stale.json()["current_etag"] == '"2"'
+        assert (await client.get(url)).json()["status"] == "active"
+
+        gone = await client.delete(url, headers={"If-Match": '"2"'})
+        assert gone.status_code == 200
+        stale = await client.post(f"{url}/restore", headers={"If-Match": '"2"'})
+        assert stale.status_code == 412
+        assert stale.json()["current_etag"] == '"3"'
+        now = (await client.get(url)).json()
+        assert (now["status"], now["version"]) == ("withdrawn", 3)
+
     async def test_patch_changes_only_given_fields_and_null_clears(
         self, client: httpx.AsyncClient
     ) -> None:
