@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -244,6 +245,28 @@ class TestWrites:
         assert diff["changes"] == [
             {"field": "handling_unit", "before": "基金监管股", "after": "稽核股"}
         ]
+
+    async def test_diff_between_versions_further_apart_and_revision_times(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        item = (await client.get(f"/api/v1/items/by-code/{FIRST_CODE}")).json()
+        url = f"/api/v1/items/{item['id']}"
+        for version, change in enumerate(
+            [{"handling_unit": "稽核股"}, {"remarks": "复核"}, {"handling_unit": "基金监管股"}],
+            start=1,
+        ):
+            r = await client.patch(url, json=change, headers={"If-Match": f'"{version}"'})
+            assert r.status_code == 200, r.text
+        revs = (await client.get(f"{url}/revisions")).json()
+        assert [r["version"] for r in revs] == [1, 2, 3, 4]
+        times = [datetime.fromisoformat(r["changed_at"]) for r in revs]
+        assert all(t.tzinfo is not None for t in times)
+        assert times == sorted(times)
+        # 1 → 4: the handling unit went away and came back, so only the remark differs.
+        diff = (await client.get(f"{url}/diff", params={"from": 1, "to": 4})).json()
+        assert diff["changes"] == [{"field": "remarks", "before": None, "after": "复核"}]
+        diff = (await client.get(f"{url}/diff", params={"from": 2, "to": 4})).json()
+        assert {c["field"] for c in diff["changes"]} == {"handling_unit", "remarks"}
 
 
 @pytest.mark.usefixtures("seeded")
