@@ -100,6 +100,23 @@ class TestReads:
         assert len(seen) == 9
         assert seen == sorted(set(seen))
 
+    async def test_cursor_pages_stay_stable_while_items_are_added(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        first = (await client.get("/api/v1/items", params={"limit": 4})).json()
+        made = await client.post("/api/v1/items", json=new_item(await _agency_id(client)))
+        assert made.status_code == 201, made.text
+        seen = [i["id"] for i in first["items"]]
+        cursor = first["next_cursor"]
+        while cursor:
+            page = (await client.get("/api/v1/items", params={"limit": 4, "cursor": cursor})).json()
+            seen += [i["id"] for i in page["items"]]
+            cursor = page["next_cursor"]
+        # Nothing is repeated or skipped: the nine seed items once each, then the new one.
+        assert len(seen) == 10
+        assert seen == sorted(set(seen))
+        assert seen[-1] == made.json()["id"]
+
     async def test_list_filters(self, client: httpx.AsyncClient) -> None:
         r = await client.get("/api/v1/items", params={"power_type": "10"})
         assert [i["seq"] for i in r.json()["items"]] == [4, 5, 6, 7, 8, 9]
