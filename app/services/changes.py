@@ -9,9 +9,9 @@ from app.db.dialect import feed_horizon
 from app.errors import InvalidCursorError
 from app.models import Agency, Change, Item, ItemRevision
 from app.schemas.changes import ChangePage, ChangeRead
-from app.schemas.items import AgencyRef
 from app.services import cursors
 from app.services.items import revision_item
+from app.services.queries import AGENCY_COLUMNS, agency_document
 
 FEED_CURSOR = "changes"
 
@@ -43,11 +43,7 @@ async def list_changes(
             ItemRevision.snapshot,
             ItemRevision.actor,
             ItemRevision.reason,
-            Agency.id.label("agency_id"),
-            Agency.name.label("agency_name"),
-            Agency.credit_code,
-            Agency.division_code,
-            Agency.level,
+            *AGENCY_COLUMNS,
         )
         .join(ItemRevision, ItemRevision.id == Change.revision_id)
         # An item's agency never changes (ItemUpdate has no agency), so the current one is right.
@@ -63,35 +59,28 @@ async def list_changes(
     if horizon is not None:
         xmin, own = horizon
         stmt = stmt.where(or_(order_txid < xmin, Change.txid == own) if own else order_txid < xmin)
-    rows = (await session.execute(stmt.order_by(order_txid, Change.id).limit(limit + 1))).all()
+    result = await session.execute(stmt.order_by(order_txid, Change.id).limit(limit + 1))
+    rows = result.mappings().all()
     more = len(rows) > limit
     rows = rows[:limit]
     changes = [
         ChangeRead(
-            position=row.id,
-            kind=row.kind.value,
-            item_id=row.item_id,
-            version=row.version,
-            changed_at=row.changed_at,
-            actor=row.actor,
-            reason=row.reason,
-            item=revision_item(
-                row.snapshot,
-                AgencyRef(
-                    id=row.agency_id,
-                    name=row.agency_name,
-                    credit_code=row.credit_code,
-                    division_code=row.division_code,
-                    level=row.level,
-                ),
-                row.changed_at,
-            ),
+            position=row["id"],
+            kind=row["kind"].value,
+            item_id=row["item_id"],
+            version=row["version"],
+            changed_at=row["changed_at"],
+            actor=row["actor"],
+            reason=row["reason"],
+            item=revision_item(row["snapshot"], agency_document(row), row["changed_at"]),
         )
         for row in rows
     ]
     if rows:
         last = rows[-1]
-        next_cursor = cursors.encode([last.txid or 0, last.id], kind=FEED_CURSOR, secret=secret)
+        next_cursor = cursors.encode(
+            [last["txid"] or 0, last["id"]], kind=FEED_CURSOR, secret=secret
+        )
     else:
         # Nothing new yet: the same position, so a consumer can keep polling with it.
         next_cursor = after or cursors.encode([0, 0], kind=FEED_CURSOR, secret=secret)

@@ -11,6 +11,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.models import Agency, Item, PowerType
 from app.schemas.items import ItemRead
 
+# An item's agency as plain columns, for any read path joined to Agency; see agency_document.
+AGENCY_COLUMNS = (
+    Agency.id.label("agency_id"),
+    Agency.name.label("agency_name"),
+    Agency.credit_code.label("agency_credit_code"),
+    Agency.division_code.label("agency_division_code"),
+    Agency.level.label("agency_level"),
+)
+
 _ITEM_COLUMNS = (
     Item.id,
     Item.seq,
@@ -34,11 +43,7 @@ _ITEM_COLUMNS = (
     Item.source_page,
     Item.created_at,
     Item.updated_at,
-    Agency.id.label("agency_id"),
-    Agency.name.label("agency_name"),
-    Agency.credit_code.label("agency_credit_code"),
-    Agency.division_code.label("agency_division_code"),
-    Agency.level.label("agency_level"),
+    *AGENCY_COLUMNS,
     PowerType.label.label("power_type_label"),
 )
 
@@ -52,6 +57,17 @@ def item_select() -> Select[Any]:
     )
 
 
+def agency_document(row: Mapping[Any, Any]) -> dict[str, Any]:
+    """The AgencyRef JSON of a row holding AGENCY_COLUMNS."""
+    return {
+        "id": row["agency_id"],
+        "name": row["agency_name"],
+        "credit_code": row["agency_credit_code"],
+        "division_code": row["agency_division_code"],
+        "level": row["agency_level"],
+    }
+
+
 def item_document(row: Mapping[str, Any]) -> dict[str, Any]:
     """The Item JSON of one row of item_select()."""
     source = None
@@ -63,13 +79,7 @@ def item_document(row: Mapping[str, Any]) -> dict[str, Any]:
         }
     return {
         "id": row["id"],
-        "agency": {
-            "id": row["agency_id"],
-            "name": row["agency_name"],
-            "credit_code": row["agency_credit_code"],
-            "division_code": row["agency_division_code"],
-            "level": row["agency_level"],
-        },
+        "agency": agency_document(row),
         "seq": row["seq"],
         "name": row["name"],
         "sub_item_name": row["sub_item_name"],
