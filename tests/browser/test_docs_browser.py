@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.browser.cdp import WAIT_S, Page, chromium_page, wait_for
+from tests.cli.test_cli import run
 
 # One server on SQLite is enough: the pages are the same whatever the database.
 pytestmark = pytest.mark.sqlite
@@ -41,14 +42,7 @@ def _free_port() -> int:
 
 
 def _cli(env: dict[str, str], *args: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "app.cli", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = run(*args, env=env)
     assert result.returncode == 0, f"powercat {args[0]} failed: {result.stderr or result.stdout}"
 
 

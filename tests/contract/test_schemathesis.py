@@ -15,8 +15,6 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -37,6 +35,7 @@ from app.main import create_app
 from app.models import ApiKey
 from app.services import keys
 from app.settings import Settings
+from tests.cli.test_cli import run
 from tests.dbutil import drop_database, fresh_database
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -208,15 +207,7 @@ for _schema in (SCHEMA, DEEP_SCHEMA):
 
 
 def _seed(database_url: str) -> None:
-    env = {**os.environ, "POWERCAT_DATABASE_URL": database_url}
-    result = subprocess.run(
-        [sys.executable, "-m", "app.cli", "import", *SEED_FILES],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = run("import", *SEED_FILES, env={"POWERCAT_DATABASE_URL": database_url})
     assert result.returncode == 0, f"seeding failed: {result.stderr or result.stdout}"
 
 
