@@ -36,10 +36,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         engine = create_engine(settings)
+        read_engine = (
+            create_engine(settings, url=settings.read_database_url, read_only=True)
+            if settings.read_database_url
+            else None
+        )
         try:
-            yield {"engine": engine, "sessionmaker": create_sessionmaker(engine)}
+            yield {
+                "engine": engine,
+                "sessionmaker": create_sessionmaker(engine),
+                "read_engine": read_engine,
+                "read_sessionmaker": read_engine and create_sessionmaker(read_engine),
+            }
         finally:
             await engine.dispose()
+            if read_engine is not None:
+                await read_engine.dispose()
 
     app = FastAPI(
         title="powercat",

@@ -14,6 +14,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="POWERCAT_", env_file=".env", extra="ignore")
 
     database_url: str = "sqlite+aiosqlite:///./var/powercat.db"
+    # A read replica (or a second connection) for GETs that need no read-your-writes guarantee.
+    read_database_url: str | None = None
     db_pool_size: int = Field(default=5, ge=1, le=100)
     db_pool_timeout_s: float = Field(default=10.0, gt=0)
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)

@@ -172,6 +172,49 @@ def get_admin(actor: Annotated[Actor, Depends(get_actor)]) -> Actor:
     return actor
 
 
+def get_read_sessionmaker(
+    request: Request, principal: PrincipalDep
+) -> async_sessionmaker[AsyncSession]:
+    """The sessionmaker reads use: the replica's, unless none is set or the caller writes.
+
+    Callers holding a write or admin key read the primary: they are the ones who change items and
+    expect to see their own changes at once. Public and read-key traffic, the bulk of lookups and
+    exports, goes to the replica and may lag it by the replication delay.
+    """
+    replica: async_sessionmaker[AsyncSession] | None = getattr(
+        request.state, "read_sessionmaker", None
+    )
+    if replica is None or (principal is not None and principal.scope != "read"):
+        primary: async_sessionmaker[AsyncSession] = request.state.sessionmaker
+        return primary
+    return replica
+
+
+ReadSessionmakerDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_read_sessionmaker)]
+
+
+async def get_read_session(
+    request: Request, principal: PrincipalDep, primary: SessionDep
+) -> AsyncIterator[AsyncSession]:
+    """The session for a read: on the replica (POWERCAT_READ_DATABASE_URL) when one is set.
+
+    Who goes where is get_read_sessionmaker's rule. `primary` opens no connection unless it is
+    used (the key lookup uses it), so a replica read costs the primary nothing; and when there is
+    no replica, reads share the request's one session, as tests that override get_session expect.
+    """
+    replica: async_sessionmaker[AsyncSession] | None = getattr(
+        request.state, "read_sessionmaker", None
+    )
+    if replica is None or get_read_sessionmaker(request, principal) is not replica:
+        yield primary
+        return
+    async with replica() as session, session.begin():
+        yield session
+
+
+# For GETs that need no read-your-writes guarantee. The change feed and the audit log stay on
+# SessionDep: the feed's visibility horizon is reasoned about on the primary only.
+ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
 IfMatchDep = Annotated[int | None, Depends(get_if_match)]
 ActorDep = Annotated[Actor, Depends(get_actor)]
 AdminDep = Annotated[Actor, Depends(get_admin)]

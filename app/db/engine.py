@@ -39,29 +39,40 @@ def parse_url(raw: str) -> URL:
     return url
 
 
-def create_engine(settings: Settings, *, url: str | None = None) -> AsyncEngine:
-    """Build the async engine for `url` (default: settings.database_url)."""
+def create_engine(
+    settings: Settings, *, url: str | None = None, read_only: bool = False
+) -> AsyncEngine:
+    """Build the async engine for `url` (default: settings.database_url).
+
+    `read_only` engines (the read replica) refuse writes at the database, so a write routed to
+    them by mistake fails loudly instead of landing on the wrong server.
+    """
     parsed = parse_url(url or settings.database_url)
+    logging_name = "powercat.read" if read_only else "powercat"
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         # One file, many short connections: pooling buys little and NullPool never hands a
         # connection across event loops (tests and the CLI run several loops).
-        engine = create_async_engine(parsed, poolclass=NullPool)
-        sqlite.install(engine, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+        engine = create_async_engine(parsed, poolclass=NullPool, logging_name=logging_name)
+        sqlite.install(engine, busy_timeout_ms=settings.sqlite_busy_timeout_ms, read_only=read_only)
         return engine
+    server_settings = {"application_name": logging_name}
+    if read_only:
+        server_settings["default_transaction_read_only"] = "on"
     return create_async_engine(
         parsed,
         pool_pre_ping=True,
         pool_size=settings.db_pool_size,
         max_overflow=0,
         pool_timeout=settings.db_pool_timeout_s,
+        logging_name=logging_name,
         # READ COMMITTED (PostgreSQL's default, stated so nobody has to guess): writes are
         # guarded by the item version column; exports open their own REPEATABLE READ transaction.
         isolation_level="READ COMMITTED",
         connect_args={
-            "server_settings": {"application_name": "powercat"},
+            "server_settings": server_settings,
             "timeout": settings.db_pool_timeout_s,
         },
     )

@@ -26,8 +26,8 @@ def write_transaction() -> Iterator[None]:
         WRITE_TXN.reset(token)
 
 
-def install(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
-    """Attach the connect/begin listeners to a SQLite engine."""
+def install(engine: AsyncEngine, *, busy_timeout_ms: int, read_only: bool = False) -> None:
+    """Attach the connect/begin listeners to a SQLite engine (`read_only`: refuse writes)."""
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -39,6 +39,8 @@ def install(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        if read_only:
+            cur.execute("PRAGMA query_only=ON")
         cur.close()
 
     @event.listens_for(engine.sync_engine, "begin")

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from openpyxl import load_workbook
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
-from app.api.routes.exports import get_sessionmaker
+from app.api.deps import get_read_sessionmaker
 from app.db import migrations
 from app.db.engine import create_engine, create_sessionmaker
 from app.main import create_app
@@ -35,7 +35,7 @@ def export_sessions(app: FastAPI, session: AsyncSession) -> None:
     maker = async_sessionmaker(
         bind=session.bind, expire_on_commit=False, join_transaction_mode="create_savepoint"
     )
-    app.dependency_overrides[get_sessionmaker] = lambda: maker
+    app.dependency_overrides[get_read_sessionmaker] = lambda: maker
 
 
 @pytest.fixture

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.api.deps import SessionDep
+from app.api.deps import ReadSessionDep, ReadSessionmakerDep
 from app.api.problems import PROBLEM_RESPONSES, problem_doc
 from app.schemas.items import ItemRead
 from app.schemas.releases import RELEASE_NAME_PATTERN
@@ -23,14 +22,6 @@ MEDIA_TYPES: dict[exports.ExportFormat, str] = {
     "ndjson": "application/x-ndjson",
 }
 
-
-def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
-    """The app's sessionmaker: a streamed body outlives the request session and opens its own."""
-    maker: async_sessionmaker[AsyncSession] = request.state.sessionmaker
-    return maker
-
-
-SessionmakerDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessionmaker)]
 
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
 _OK: dict[int | str, dict[str, Any]] = {
@@ -58,8 +49,9 @@ _OK: dict[int | str, dict[str, Any]] = {
     },
 )
 async def export_items(
-    session: SessionDep,
-    maker: SessionmakerDep,
+    session: ReadSessionDep,
+    # A streamed body outlives the request's session, so it opens its own from this maker.
+    maker: ReadSessionmakerDep,
     format: Annotated[
         exports.ExportFormat, Query(description="csv (UTF-8 with BOM), xlsx, json or ndjson")
     ],

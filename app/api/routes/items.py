@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Response
 
-from app.api.deps import ActorDep, IfMatchDep, SessionDep, SettingsDep
+from app.api.deps import ActorDep, IfMatchDep, ReadSessionDep, SessionDep, SettingsDep
 from app.api.problems import PROBLEM_RESPONSES, WRITE_PROBLEM_RESPONSES, problem_doc
 from app.db.sqlite import write_transaction
 from app.enums import ItemStatus
@@ -114,7 +114,7 @@ def _reason(body_reason: str | None, actor: Actor) -> Actor:
     responses={**PROBLEM_RESPONSES, 400: problem_doc("the cursor is not valid")},
 )
 async def list_items(
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
     agency: Annotated[int | None, Query(ge=1, le=2_147_483_647, description="agency id")] = None,
     power_type: Annotated[
@@ -183,7 +183,7 @@ async def list_items(
     },
 )
 async def get_item_by_code(
-    session: SessionDep,
+    session: ReadSessionDep,
     response: Response,
     local_code: Annotated[
         str,
@@ -220,7 +220,7 @@ async def get_item_by_code(
     },
 )
 async def get_item(
-    session: SessionDep,
+    session: ReadSessionDep,
     item_id: ItemId,
     response: Response,
     if_none_match: Annotated[str | None, Header(max_length=200)] = None,
@@ -360,7 +360,7 @@ async def restore_item(
     summary="List an item's revisions",
     responses={**PROBLEM_RESPONSES, **NOT_FOUND},
 )
-async def list_item_revisions(session: SessionDep, item_id: ItemId) -> list[ItemRevisionRead]:
+async def list_item_revisions(session: ReadSessionDep, item_id: ItemId) -> list[ItemRevisionRead]:
     """Every revision, oldest first: version, time, actor, reason, changed fields, full state."""
     return await items.list_revisions(session, item_id=item_id)
 
@@ -372,7 +372,7 @@ async def list_item_revisions(session: SessionDep, item_id: ItemId) -> list[Item
     responses={**PROBLEM_RESPONSES, 404: problem_doc("no such item or version")},
 )
 async def get_item_revision(
-    session: SessionDep, item_id: ItemId, version: Version
+    session: ReadSessionDep, item_id: ItemId, version: Version
 ) -> ItemRevisionRead:
     """The item as it was at `version`."""
     return await items.get_revision(session, item_id=item_id, version=version)
@@ -385,7 +385,7 @@ async def get_item_revision(
     responses={**PROBLEM_RESPONSES, 404: problem_doc("no such item or version")},
 )
 async def diff_item_versions(
-    session: SessionDep,
+    session: ReadSessionDep,
     item_id: ItemId,
     from_: Annotated[int, Query(alias="from", ge=1, le=2_147_483_647)],
     to: Annotated[int, Query(ge=1, le=2_147_483_647)],

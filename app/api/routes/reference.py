@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.api.deps import SessionDep
+from app.api.deps import ReadSessionDep
 from app.api.problems import PROBLEM_RESPONSES
 from app.schemas.reference import AgencyRead, PowerTypeRead
 from app.services import reference
@@ -18,7 +18,7 @@ router = APIRouter(tags=["reference"])
     summary="List agencies",
     responses=PROBLEM_RESPONSES,
 )
-async def list_agencies(session: SessionDep) -> list[AgencyRead]:
+async def list_agencies(session: ReadSessionDep) -> list[AgencyRead]:
     """Every agency with the number of its active items."""
     return await reference.list_agencies(session)
 
@@ -29,6 +29,6 @@ async def list_agencies(session: SessionDep) -> list[AgencyRead]:
     summary="List power types",
     responses=PROBLEM_RESPONSES,
 )
-async def list_power_types(session: SessionDep) -> list[PowerTypeRead]:
+async def list_power_types(session: ReadSessionDep) -> list[PowerTypeRead]:
     """The standard power types (GB/T 39046-2020 A.1)."""
     return await reference.list_power_types(session)

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Response
 
-from app.api.deps import AdminDep, SessionDep
+from app.api.deps import AdminDep, ReadSessionDep, SessionDep
 from app.api.problems import PROBLEM_RESPONSES, WRITE_PROBLEM_RESPONSES, problem_doc
 from app.db.sqlite import write_transaction
 from app.schemas.releases import RELEASE_NAME_PATTERN, ReleaseCreate, ReleaseDiff, ReleaseRead
@@ -58,7 +58,7 @@ async def create_release(
 @router.get(
     "", response_model=list[ReleaseRead], summary="List releases", responses=PROBLEM_RESPONSES
 )
-async def list_releases(session: SessionDep) -> list[ReleaseRead]:
+async def list_releases(session: ReadSessionDep) -> list[ReleaseRead]:
     """Every release, oldest first."""
     return await releases.list_releases(session)
 
@@ -69,7 +69,7 @@ async def list_releases(session: SessionDep) -> list[ReleaseRead]:
     summary="Get a release",
     responses={**PROBLEM_RESPONSES, **NOT_FOUND},
 )
-async def get_release(session: SessionDep, name: Name) -> ReleaseRead:
+async def get_release(session: ReadSessionDep, name: Name) -> ReleaseRead:
     """One release: when, by whom, how many items, and whether it was forced and why."""
     return await releases.get(session, name=name)
 
@@ -80,6 +80,6 @@ async def get_release(session: SessionDep, name: Name) -> ReleaseRead:
     summary="Diff two releases",
     responses={**PROBLEM_RESPONSES, 404: problem_doc("a name is neither a release nor current")},
 )
-async def diff_releases(session: SessionDep, base: DiffSide, target: DiffSide) -> ReleaseDiff:
+async def diff_releases(session: ReadSessionDep, base: DiffSide, target: DiffSide) -> ReleaseDiff:
     """Items added, changed (field by field) and withdrawn from `base` to `target`."""
     return await releases.diff(session, base=base, target=target)
