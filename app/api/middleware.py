@@ -6,6 +6,7 @@ Pure ASGI (not BaseHTTPMiddleware) so that context variables and streaming bodie
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import math
@@ -18,6 +19,8 @@ from http import HTTPStatus
 from urllib.parse import unquote_to_bytes
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.services import keys
 
 log = logging.getLogger("powercat.http")
 
@@ -166,7 +169,13 @@ class _BodyTooLarge(Exception):
 
 
 class RateLimitMiddleware:
-    """Token bucket per API key (or client address without one): 429 with Retry-After.
+    """Token bucket per verified API key, else per client address: 429 with Retry-After.
+
+    A request is charged to its key's bucket only once that key has been verified: the
+    Authorization header of a request whose token authenticated is remembered (as a hash) with the
+    key id. Anything else (no header, a malformed, unknown or revoked token) is charged to the
+    client address, so a client cycling made-up bearer values shares one bucket. A key's first
+    request in a worker counts against its address.
 
     In-process and per worker: enough to stop one runaway client; a shared limit across many
     workers belongs in the load balancer in front of them.
@@ -178,13 +187,28 @@ class RateLimitMiddleware:
         self.capacity = float(per_minute)
         self.buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
         self.max_clients = max_clients
+        # SHA-256 of an Authorization header that verified -> its key id (never the header).
+        self.verified: OrderedDict[bytes, int] = OrderedDict()
 
-    def _client(self, scope: Scope) -> str:
-        auth = dict(scope.get("headers") or []).get(b"authorization", b"")
-        if auth:
-            return "key:" + str(hash(auth))
+    @staticmethod
+    def _credentials(scope: Scope) -> bytes | None:
+        auth = dict(scope.get("headers") or []).get(b"authorization")
+        return hashlib.sha256(auth).digest() if auth else None
+
+    def _client(self, scope: Scope, credentials: bytes | None) -> str:
+        if credentials is not None and (key_id := self.verified.get(credentials)) is not None:
+            self.verified.move_to_end(credentials)
+            return f"key:{key_id}"
         client = scope.get("client")
         return "ip:" + (client[0] if client else "?")
+
+    def _remember(self, credentials: bytes | None, key_id: int | None) -> None:
+        if credentials is None or key_id is None:
+            return
+        self.verified[credentials] = key_id
+        self.verified.move_to_end(credentials)
+        while len(self.verified) > self.max_clients:
+            self.verified.popitem(last=False)
 
     def _take(self, who: str) -> float:
         """0 when the request may go, else seconds to wait."""
@@ -205,7 +229,8 @@ class RateLimitMiddleware:
         if scope["type"] != "http" or not scope["path"].startswith("/api/"):
             await self.app(scope, receive, send)
             return
-        wait = self._take(self._client(scope))
+        credentials = self._credentials(scope)
+        wait = self._take(self._client(scope, credentials))
         if wait > 0:
             await _send_problem(
                 send,
@@ -215,7 +240,11 @@ class RateLimitMiddleware:
                 [(b"retry-after", str(max(1, math.ceil(wait))).encode())],
             )
             return
-        await self.app(scope, receive, send)
+        with keys.verification_scope() as verification:
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                self._remember(credentials, verification.key_id)
 
 
 class TimeoutMiddleware:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -16,6 +19,29 @@ from app.models.types import utcnow
 from app.services.revisions import Actor
 
 TOKEN_PREFIX = "pck_"
+
+
+@dataclass(slots=True)
+class Verification:
+    """Filled by authenticate(): the key a token proved to be, for whoever opened the scope."""
+
+    key_id: int | None = None
+
+
+# The HTTP rate limiter opens a scope per request, then buckets later requests with the same
+# credentials on the key, not the address; only a token that verified ever gets a key's bucket.
+_VERIFICATION: ContextVar[Verification | None] = ContextVar("powercat_key_check", default=None)
+
+
+@contextmanager
+def verification_scope() -> Iterator[Verification]:
+    """Collect the key a bearer token verifies as, inside this block (and tasks it starts)."""
+    found = Verification()
+    token = _VERIFICATION.set(found)
+    try:
+        yield found
+    finally:
+        _VERIFICATION.reset(token)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +138,8 @@ async def authenticate(session: AsyncSession, *, token: str) -> Actor | None:
     key = await session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_token(token)))
     if key is None or key.revoked_at is not None:
         return None
+    if (verification := _VERIFICATION.get()) is not None:
+        verification.key_id = key.id
     agency_ids = (
         await session.scalars(
             select(ApiKeyAgency.agency_id).where(ApiKeyAgency.api_key_id == key.id)

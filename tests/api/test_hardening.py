@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -110,6 +111,35 @@ class TestLimits:
         assert r.status_code == 429
         assert int(r.headers["retry-after"]) >= 1
         assert r.json()["code"] == "too_many_requests"
+
+    async def test_cycling_made_up_bearer_values_does_not_escape_the_limit(
+        self, tuned: tuple[FastAPI, httpx.AsyncClient]
+    ) -> None:
+        _, c = tuned
+        statuses = []
+        for _ in range(7):
+            fake = {"Authorization": f"Bearer pck_{secrets.token_urlsafe(32)}"}
+            statuses.append((await c.get("/api/v1/power-types", headers=fake)).status_code)
+        assert statuses[:5] == [401] * 5
+        assert statuses[5:] == [429, 429]
+        r = await c.get("/api/v1/power-types", headers={"Authorization": "Basic eDp5"})
+        assert r.status_code == 429
+        assert int(r.headers["retry-after"]) >= 1
+        # No header at all is the same address, so the same bucket.
+        assert (
+            await c.get("/api/v1/power-types", headers={"Authorization": ""})
+        ).status_code == 429
+
+    async def test_a_verified_key_has_its_own_bucket(
+        self, tuned: tuple[FastAPI, httpx.AsyncClient]
+    ) -> None:
+        _, c = tuned  # sends the admin key
+        # The key's first request is charged to the address; once verified, the key's own.
+        assert [(await c.get("/api/v1/power-types")).status_code for _ in range(6)] == [200] * 6
+        assert (await c.get("/api/v1/power-types")).status_code == 429
+        fake = {"Authorization": f"Bearer pck_{secrets.token_urlsafe(32)}"}
+        others = [(await c.get("/api/v1/power-types", headers=fake)).status_code for _ in range(5)]
+        assert others == [401] * 4 + [429]
 
     @pytest.mark.parametrize("overrides", [{"request_timeout_s": 1.0}])
     async def test_slow_request_times_out_with_503(
