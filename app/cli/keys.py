@@ -7,12 +7,20 @@ from typing import Annotated
 
 import typer
 
-from app.cli.base import CliError, cli, session_scope
+from app.cli.base import CliError, actor, cli, session_scope
 from app.enums import KeyScope
 from app.services import keys
+from app.services.revisions import Actor
 
 keys_cli = typer.Typer(help="API keys for writers and readers.", no_args_is_help=True)
 cli.add_typer(keys_cli, name="keys")
+
+
+def _actor(reason: str | None) -> Actor:
+    """The command line acts as its login user; the reason goes to the audit trail."""
+    if reason is not None and (len(reason) > 1000 or "\x00" in reason):
+        raise CliError("a reason is at most 1000 characters, without NUL", 2)
+    return Actor(actor(), reason=reason or None)
 
 
 @keys_cli.command("create")
@@ -22,6 +30,9 @@ def keys_create(
         list[str] | None, typer.Option("--agency", help="agency a write key may change (repeat)")
     ] = None,
     scope: Annotated[str, typer.Option("--scope", help="read, write or admin")] = "write",
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="why (for the audit trail)")
+    ] = None,
 ) -> None:
     """Create a key and print its token once: it is stored only as a hash."""
     if scope not in {s.value for s in KeyScope}:
@@ -30,7 +41,11 @@ def keys_create(
     async def go() -> tuple[keys.KeyInfo, str]:
         async with session_scope(write=True) as session:
             return await keys.create(
-                session, name=name, scope=KeyScope(scope), agency_names=agency or []
+                session,
+                name=name,
+                scope=KeyScope(scope),
+                agency_names=agency or [],
+                actor=_actor(reason),
             )
 
     info, token = asyncio.run(go())
@@ -57,12 +72,17 @@ def keys_list() -> None:
 
 
 @keys_cli.command("revoke")
-def keys_revoke(key_id: Annotated[int, typer.Argument(help="key id from `keys list`")]) -> None:
+def keys_revoke(
+    key_id: Annotated[int, typer.Argument(help="key id from `keys list`")],
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="why (for the audit trail)")
+    ] = None,
+) -> None:
     """Revoke a key; requests with it fail at once."""
 
     async def go() -> keys.KeyInfo:
         async with session_scope(write=True) as session:
-            return await keys.revoke(session, key_id=key_id)
+            return await keys.revoke(session, key_id=key_id, actor=_actor(reason))
 
     info = asyncio.run(go())
     typer.echo(f"key {info.id} revoked")

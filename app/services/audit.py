@@ -45,9 +45,12 @@ async def list_entries(
     target_type: str | None = None,
     target_id: str | None = None,
     key_id: int | None = None,
+    actor: str | None = None,
     since: datetime | None = None,
+    until: datetime | None = None,
     limit: int = 100,
 ) -> list[AuditEntryRead]:
+    """Entries matching every filter given, newest first; `since` inclusive, `until` exclusive."""
     stmt = select(AuditEntry)
     if action:
         stmt = stmt.where(AuditEntry.action == action)
@@ -57,7 +60,11 @@ async def list_entries(
         stmt = stmt.where(AuditEntry.target_id == target_id)
     if key_id is not None:
         stmt = stmt.where(AuditEntry.api_key_id == key_id)
+    if actor:
+        stmt = stmt.where(AuditEntry.actor == actor)
     if since is not None:
         stmt = stmt.where(AuditEntry.at >= since)
+    if until is not None:
+        stmt = stmt.where(AuditEntry.at < until)
     rows = (await session.scalars(stmt.order_by(AuditEntry.id.desc()).limit(limit))).all()
     return [AuditEntryRead.model_validate(r, from_attributes=True) for r in rows]

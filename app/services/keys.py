@@ -16,9 +16,12 @@ from app.enums import KeyScope
 from app.errors import InvalidInputError, NotFoundError
 from app.models import Agency, ApiKey, ApiKeyAgency
 from app.models.types import utcnow
+from app.services import audit
 from app.services.revisions import Actor
 
 TOKEN_PREFIX = "pck_"
+# Who creates keys when the caller names nobody: setup code such as test fixtures.
+SETUP_ACTOR = Actor("setup")
 
 
 @dataclass(slots=True)
@@ -61,9 +64,14 @@ def hash_token(token: str) -> str:
 
 
 async def create(
-    session: AsyncSession, *, name: str, scope: KeyScope, agency_names: list[str]
+    session: AsyncSession,
+    *,
+    name: str,
+    scope: KeyScope,
+    agency_names: list[str],
+    actor: Actor = SETUP_ACTOR,
 ) -> tuple[KeyInfo, str]:
-    """A new key and its token (the only time the token is ever seen).
+    """A new key and its token (the only time the token is ever seen), audited with `actor`.
 
     Raises:
         InvalidInputError: an unknown agency, or agencies on a non-write key.
@@ -86,7 +94,22 @@ async def create(
     await session.flush()
     session.add_all(ApiKeyAgency(api_key_id=key.id, agency_id=a.id) for a in agencies)
     await session.flush()
-    return _info(key, [a.name for a in agencies]), token
+    info = _info(key, [a.name for a in agencies])
+    # The audit names the key by id and prefix; neither the token nor its hash is ever recorded.
+    await audit.record(
+        session,
+        actor,
+        action="api_key.create",
+        target_type="api_key",
+        target_id=key.id,
+        change={
+            "name": info.name,
+            "prefix": info.prefix,
+            "scope": info.scope,
+            "agencies": list(info.agencies),
+        },
+    )
+    return info, token
 
 
 def _info(key: ApiKey, agencies: list[str]) -> KeyInfo:
@@ -116,8 +139,9 @@ async def list_keys(session: AsyncSession) -> list[KeyInfo]:
     return [_info(k, sorted(names.get(k.id, []))) for k in keys]
 
 
-async def revoke(session: AsyncSession, *, key_id: int) -> KeyInfo:
-    """Revoke a key; it stops working at once (every request looks it up).
+async def revoke(session: AsyncSession, *, key_id: int, actor: Actor = SETUP_ACTOR) -> KeyInfo:
+    """Revoke a key; it stops working at once (every request looks it up). Audited with `actor`
+    when it was active; revoking a revoked key changes and records nothing.
 
     Raises:
         NotFoundError: no key has that id.
@@ -128,6 +152,18 @@ async def revoke(session: AsyncSession, *, key_id: int) -> KeyInfo:
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         await session.flush()
+        await audit.record(
+            session,
+            actor,
+            action="api_key.revoke",
+            target_type="api_key",
+            target_id=key.id,
+            change={
+                "name": key.name,
+                "prefix": key.prefix,
+                "revoked_at": key.revoked_at.isoformat(),
+            },
+        )
     return _info(key, [])
 
 

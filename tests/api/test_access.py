@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 import httpx
@@ -10,12 +11,17 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.enums import KeyScope
-from app.models import Agency, AuditEntry
+from app.models import Agency, AuditEntry, ValidationRun
 from app.services import keys
 from app.settings import get_settings
-from tests.factories import DUNHUANG, MINQIN, import_file
+from tests.factories import DUNHUANG, MINQIN, import_file, table_counts
 
 PROBLEM = "application/problem+json"
+NEW_ITEM_CSV = (
+    "agency,name,power_type_code,exercising_body,legal_basis,responsibilities,accountability\n"
+    "敦煌市医疗保障局,对定点医药机构违规行为的检查,08,敦煌市医疗保障局,"
+    "《医疗保障基金使用监督管理条例》第二十二条,1.检查,1.追责\n"
+)
 FIRST_CODE = "11620621MB176555834620236001000"
 
 
@@ -43,6 +49,30 @@ async def _first(client: httpx.AsyncClient) -> dict[str, object]:
 
 async def _audit_count(session: AsyncSession) -> int:
     return int(await session.scalar(select(func.count()).select_from(AuditEntry)) or 0)
+
+
+async def _entries(
+    session: AsyncSession, *, action: str | None = None, actor_prefix: str | None = None
+) -> list[AuditEntry]:
+    stmt = select(AuditEntry).order_by(AuditEntry.id)
+    if action:
+        stmt = stmt.where(AuditEntry.action == action)
+    if actor_prefix:
+        stmt = stmt.where(AuditEntry.actor.startswith(actor_prefix))
+    return list((await session.scalars(stmt)).all())
+
+
+async def _count(session: AsyncSession, model: type[object]) -> int:
+    return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def _everything(session: AsyncSession) -> dict[str, int]:
+    """Rows of every table a refused write could have touched."""
+    return {
+        **await table_counts(session),
+        "agency": await _count(session, Agency),
+        "validation_run": await _count(session, ValidationRun),
+    }
 
 
 @pytest.mark.usefixtures("seeded")
@@ -145,6 +175,39 @@ class TestWriteAccess:
         r = await anon_client.post("/api/v1/imports", files=files, headers=_auth(token))
         assert r.status_code == 200
 
+    async def test_write_key_cannot_run_validation(
+        self, anon_client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        token = await _key(session, KeyScope.WRITE, "敦煌市医疗保障局")
+        before = await _everything(session)
+        for body in (None, {}):
+            r = await anon_client.post("/api/v1/validation-runs", json=body, headers=_auth(token))
+            assert r.status_code == 403
+            assert r.headers["content-type"] == PROBLEM
+            assert r.json()["code"] == "auth.forbidden"
+        assert await _everything(session) == before
+
+    async def test_write_key_cannot_import_a_new_agency(
+        self, anon_client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        token = await _key(session, KeyScope.WRITE, "敦煌市医疗保障局")
+        before = await _everything(session)
+        files = {"file": (DUNHUANG.name, DUNHUANG.read_bytes())}
+        r = await anon_client.post(
+            "/api/v1/imports", files=files, data={"agency": "酒泉市新设局"}, headers=_auth(token)
+        )
+        assert r.status_code == 403
+        assert r.headers["content-type"] == PROBLEM
+        assert r.json()["code"] == "auth.forbidden"
+        assert await _everything(session) == before
+        assert await session.scalar(select(Agency).where(Agency.name == "酒泉市新设局")) is None
+        # An admin key may: the refusal was about the key, not the file.
+        admin = await _key(session, KeyScope.ADMIN)
+        r = await anon_client.post(
+            "/api/v1/imports", files=files, data={"agency": "酒泉市新设局"}, headers=_auth(admin)
+        )
+        assert r.status_code == 200, r.text
+
 
 @pytest.mark.usefixtures("seeded")
 class TestAudit:
@@ -181,6 +244,161 @@ class TestAudit:
         )
         assert r.status_code == 412
         assert await _audit_count(session) == before
+
+    async def test_reason_as_a_body_field_is_recorded(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        item = await _first(client)
+        r = await client.patch(
+            f"/api/v1/items/{item['id']}",
+            json={"remarks": "备注一", "reason": "正文中的理由"},
+            headers={"If-Match": '"1"'},
+        )
+        assert r.status_code == 200
+        # The body's reason wins over the header's.
+        r = await client.patch(
+            f"/api/v1/items/{item['id']}",
+            json={"remarks": "备注二", "reason": "正文优先"},
+            headers={"If-Match": '"2"', "X-Change-Reason": quote("请求头")},
+        )
+        assert r.status_code == 200
+        entries = (await client.get("/api/v1/audit", params={"action": "item.update"})).json()
+        assert [e["reason"] for e in entries[:2]] == ["正文优先", "正文中的理由"]
+        [revision] = [
+            rev
+            for rev in (await client.get(f"/api/v1/items/{item['id']}/revisions")).json()
+            if rev["version"] == 2
+        ]
+        assert revision["reason"] == "正文中的理由"
+
+    async def test_import_is_audited_with_key_request_and_reason(
+        self, anon_client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        info, token = await keys.create(
+            session, name="importer", scope=KeyScope.WRITE, agency_names=["敦煌市医疗保障局"]
+        )
+        r = await anon_client.post(
+            "/api/v1/imports",
+            files={"file": ("new.csv", NEW_ITEM_CSV.encode())},
+            headers={
+                **_auth(token),
+                "X-Change-Reason": quote("2026年清单更新"),
+                "X-Request-ID": "import-7",
+            },
+        )
+        assert r.status_code == 200, r.text
+        report = r.json()
+        assert report["status"] == "imported"
+        [entry] = await _entries(session, action="import", actor_prefix="key:")
+        assert entry.api_key_id == info.id
+        assert entry.actor == f"key:{info.id}:importer"
+        assert entry.request_id == "import-7"
+        assert entry.reason == "2026年清单更新"
+        assert entry.target_type == "import_batch"
+        assert entry.target_id == str(report["batch_id"])
+        assert entry.change is not None
+        assert entry.change["sha256"] == report["sha256"]
+        assert entry.change["counts"]["new"] == report["counts"]["new"] == 1
+        assert entry.at is not None
+
+    async def test_refused_import_records_nothing(
+        self, anon_client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        token = await _key(session, KeyScope.WRITE, "敦煌市医疗保障局")
+        before = await _everything(session)
+        denied = await anon_client.post(
+            "/api/v1/imports",
+            files={"file": (MINQIN.name, MINQIN.read_bytes().replace(b"\t", b"\t ", 3))},
+            headers={**_auth(token), "X-Change-Reason": "x"},
+        )
+        assert denied.status_code == 403
+        broken = await anon_client.post(
+            "/api/v1/imports", files={"file": ("x.csv", b"name,seq\n")}, headers=_auth(token)
+        )
+        assert broken.status_code == 422
+        assert await _everything(session) == before
+
+    async def test_validation_run_is_audited(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        agency = await session.scalar(select(Agency).where(Agency.name == "敦煌市医疗保障局"))
+        assert agency is not None
+        r = await client.post(
+            "/api/v1/validation-runs",
+            json={"agency_id": agency.id},
+            headers={"X-Change-Reason": quote("发布前检查"), "X-Request-ID": "run-1"},
+        )
+        assert r.status_code == 201, r.text
+        run = r.json()
+        [entry] = await _entries(session, action="validation_run.create")
+        assert entry.target_type == "validation_run"
+        assert entry.target_id == str(run["id"])
+        assert entry.api_key_id is not None
+        assert entry.request_id == "run-1"
+        assert entry.reason == "发布前检查"
+        assert entry.change == {"agency_id": agency.id, "counts": run["counts"]}
+
+    async def test_failed_validation_run_records_nothing(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        before = await _everything(session)
+        r = await client.post("/api/v1/validation-runs", json={"agency_id": 2_000_000})
+        assert r.status_code == 422
+        assert await _everything(session) == before
+
+    async def test_audit_filters(
+        self, anon_client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        first, first_token = await keys.create(
+            session, name="first", scope=KeyScope.ADMIN, agency_names=[]
+        )
+        second, second_token = await keys.create(
+            session, name="second", scope=KeyScope.ADMIN, agency_names=[]
+        )
+        item = await _first(anon_client)
+        for version, token in ((1, first_token), (2, second_token)):
+            r = await anon_client.patch(
+                f"/api/v1/items/{item['id']}",
+                json={"remarks": f"第{version}次"},
+                headers={"If-Match": f'"{version}"', **_auth(token)},
+            )
+            assert r.status_code == 200
+        r = await anon_client.post("/api/v1/validation-runs", headers=_auth(first_token))
+        assert r.status_code == 201
+        # Three entries an hour apart, so the time filters have clear edges.
+        rows = await _entries(session, actor_prefix="key:")
+        assert [e.action for e in rows] == ["item.update", "item.update", "validation_run.create"]
+        start = datetime(2026, 3, 1, 8, tzinfo=UTC)
+        for n, row in enumerate(rows):
+            row.at = start + timedelta(hours=n)
+        await session.flush()
+
+        async def ids(**params: object) -> list[int]:
+            r = await anon_client.get("/api/v1/audit", params=params, headers=_auth(first_token))
+            assert r.status_code == 200, r.text
+            return [e["id"] for e in r.json() if e["actor"].startswith("key:")]
+
+        a, b, c = (row.id for row in rows)
+        assert await ids() == [c, b, a]
+        assert await ids(key_id=first.id) == [c, a]
+        assert await ids(key_id=second.id) == [b]
+        assert await ids(actor=f"key:{second.id}:second") == [b]
+        assert await ids(action="item.update") == [b, a]
+        assert await ids(target_type="validation_run") == [c]
+        assert await ids(target_id=str(item["id"]), target_type="item") == [b, a]
+        assert await ids(action="item.update", key_id=first.id) == [a]
+        nine = (start + timedelta(hours=1)).isoformat()
+        assert await ids(since=nine) == [c, b]
+        assert await ids(until=nine) == [a]
+        assert await ids(since=start.isoformat(), until=nine) == [a]
+        assert await ids(since="2026-03-01T17:00:00+08:00") == [c, b]  # 09:00 UTC
+        assert await ids(limit=1) == [c]
+        assert await ids(key_id=999_999) == []
+        bad = await anon_client.get(
+            "/api/v1/audit", params={"since": "yesterday"}, headers=_auth(first_token)
+        )
+        assert bad.status_code == 422
+        assert bad.json()["code"] == "invalid_input"
 
     async def test_audit_is_admin_only(
         self, anon_client: httpx.AsyncClient, session: AsyncSession

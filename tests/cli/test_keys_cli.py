@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from app.db.engine import create_engine, create_sessionmaker
-from app.models import ApiKey
+from app.models import ApiKey, AuditEntry
 from app.services import keys
 from app.settings import Settings
 from tests.cli.test_cli import run
@@ -33,6 +33,20 @@ def _stored_keys(url: str) -> list[tuple[str, str, str]]:
             async with create_sessionmaker(engine)() as session:
                 rows = await session.execute(select(ApiKey.name, ApiKey.prefix, ApiKey.key_hash))
                 return [(r.name, r.prefix, r.key_hash) for r in rows]
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(go())
+
+
+def _audit(url: str) -> list[AuditEntry]:
+    async def go() -> list[AuditEntry]:
+        engine = create_engine(Settings(database_url=url))
+        try:
+            async with create_sessionmaker(engine)() as session:
+                return list(
+                    (await session.scalars(select(AuditEntry).order_by(AuditEntry.id))).all()
+                )
         finally:
             await engine.dispose()
 
@@ -91,3 +105,55 @@ class TestKeysCommand:
         assert len(unknown.stderr.strip().splitlines()) == 1
         assert "Traceback" not in unknown.stderr
         assert _stored_keys(migrated["POWERCAT_DATABASE_URL"]) == []
+
+    def test_create_and_revoke_are_audited(self, migrated: dict[str, str]) -> None:
+        url = migrated["POWERCAT_DATABASE_URL"]
+        made = run(
+            "keys",
+            "create",
+            "--name",
+            "ops",
+            "--scope",
+            "admin",
+            "--reason",
+            "值班交接",
+            env=migrated,
+        )
+        assert made.returncode == 0, made.stderr
+        token = made.stdout.strip()
+        [(_, prefix, key_hash)] = _stored_keys(url)
+        key_id = run("keys", "list", env=migrated).stdout.split("\t", 1)[0]
+        assert run("keys", "revoke", key_id, "--reason", "人员离岗", env=migrated).returncode == 0
+        # Revoking again changes nothing, so records nothing.
+        assert run("keys", "revoke", key_id, env=migrated).returncode == 0
+
+        created, revoked = _audit(url)
+        assert (created.action, created.target_type, created.target_id) == (
+            "api_key.create",
+            "api_key",
+            key_id,
+        )
+        assert created.reason == "值班交接"
+        assert created.actor.startswith("cli")
+        assert created.api_key_id is None  # the command line acts with no key
+        assert created.change == {"name": "ops", "prefix": prefix, "scope": "admin", "agencies": []}
+        assert (revoked.action, revoked.target_id, revoked.reason) == (
+            "api_key.revoke",
+            key_id,
+            "人员离岗",
+        )
+        assert revoked.change is not None
+        assert revoked.change["revoked_at"]
+        for entry in (created, revoked):
+            assert token not in repr(entry.change)
+            assert key_hash not in repr(entry.change)
+            assert entry.at is not None
+
+    def test_refused_create_is_not_audited(self, migrated: dict[str, str]) -> None:
+        bad = run(
+            "keys", "create", "--name", "x", "--agency", "不存在的局", "--reason", "r", env=migrated
+        )
+        assert bad.returncode != 0
+        assert run("keys", "revoke", "42", "--reason", "r", env=migrated).returncode != 0
+        assert _stored_keys(migrated["POWERCAT_DATABASE_URL"]) == []
+        assert _audit(migrated["POWERCAT_DATABASE_URL"]) == []

@@ -37,9 +37,22 @@ async def list_audit_entries(
     target_id: Annotated[
         str | None, Query(max_length=100, pattern=NO_NUL_PATTERN, description="e.g. 29")
     ] = None,
-    key_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
+    key_id: Annotated[
+        int | None, Query(ge=1, le=2_147_483_647, description="entries made with this API key")
+    ] = None,
+    actor: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            pattern=NO_NUL_PATTERN,
+            description="exactly this actor, e.g. key:3:release-bot or cli:root",
+        ),
+    ] = None,
     since: Annotated[
         Rfc3339DateTime | None, Query(description="entries at or after (RFC 3339, with a zone)")
+    ] = None,
+    until: Annotated[
+        Rfc3339DateTime | None, Query(description="entries before (RFC 3339, with a zone)")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditEntryRead]:
@@ -50,6 +63,8 @@ async def list_audit_entries(
         target_type=target_type,
         target_id=target_id,
         key_id=key_id,
+        actor=actor,
         since=since,
+        until=until,
         limit=limit,
     )

@@ -22,6 +22,7 @@ from app.schemas.validation import (
     ValidationRunCreated,
     ValidationRunRead,
 )
+from app.services import audit
 from app.services.validation import runner, store
 
 router = APIRouter(tags=["validation"])
@@ -64,6 +65,15 @@ async def create_validation_run(
     agency_id = body.agency_id if body is not None else None
     with write_transaction():
         stored = await runner.run(session, agency_id=agency_id, actor=admin.name)
+        # In the run's transaction: a run that fails leaves neither the run nor its entry.
+        await audit.record(
+            session,
+            admin,
+            action="validation_run.create",
+            target_type="validation_run",
+            target_id=stored.id,
+            change={"agency_id": agency_id, "counts": dict(stored.counts)},
+        )
     response.headers["Location"] = str(
         request.app.url_path_for("get_validation_run", id=str(stored.id))
     )
