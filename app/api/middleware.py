@@ -64,7 +64,8 @@ async def _send_problem(
 
 
 def _bad_query(raw: bytes) -> bool:
-    """Query strings must be UTF-8 once percent-decoded, and hold no NUL (PostgreSQL refuses it)."""
+    """A query string or raw path must be UTF-8 once percent-decoded, and hold no NUL (PostgreSQL
+    refuses it)."""
     try:
         text = unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8")
     except UnicodeDecodeError:
@@ -102,7 +103,11 @@ class RequestContextMiddleware:
                 }
             await send(message)
 
-        if _bad_query(scope.get("query_string", b"")) or "\x00" in scope.get("path", ""):
+        if (
+            _bad_query(scope.get("query_string", b""))
+            or _bad_query(scope.get("raw_path") or b"")
+            or "\x00" in scope.get("path", "")
+        ):
             await _send_problem(
                 send_with_headers,
                 400,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
@@ -161,9 +162,59 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         e["type"] == "missing" and tuple(e["loc"]) in PRECONDITION_HEADERS for e in found
     ):
         return await _domain_error(request, errors.PreconditionRequiredError(IF_MATCH_REQUIRED))
+    if any(len(e["loc"]) > 1 and (e["loc"][0], e["loc"][1]) in CURSOR_PARAMETERS for e in found):
+        # A cursor is opaque: one that is too long or has stray characters is as invalid as one
+        # that fails its signature, and gets the same answer.
+        return await _domain_error(request, errors.InvalidCursorError(CURSOR_INVALID))
     # Pydantic's message, never its `input`: bodies do not echo what the client sent.
-    errs = [{"pointer": _pointer(tuple(e["loc"])), "message": str(e["msg"])} for e in found]
+    errs: list[dict[str, str]] = []
+    seen: set[str] = set()
+    for e in found:
+        pointer = _pointer(_input_location(e, getattr(exc, "body", None)))
+        if pointer not in seen:  # a union reports once per member; the first says most
+            seen.add(pointer)
+            errs.append({"pointer": pointer, "message": str(e["msg"])})
     return problem_response(422, "invalid_input", "the request is not valid", errors_=errs)
+
+
+# Query parameters holding a signed pagination cursor.
+CURSOR_PARAMETERS = frozenset({("query", "cursor"), ("query", "after")})
+CURSOR_INVALID = "the cursor is not one this service issued; start the listing again"
+
+
+def _input_location(error: Mapping[str, Any], body: Any) -> tuple[int | str, ...]:
+    """Where in the request an error is, without pydantic's own names in it.
+
+    Pydantic puts the union member that failed into `loc` (`function-after[_no_nul(), str]`,
+    `none`, …): internal names, memory addresses included. A body location keeps only the keys
+    and indexes the body really has (and a missing field's name); other locations keep the
+    parameter's name. A body that is not JSON at all is `/body`, not the character offset.
+    """
+    loc = tuple(error["loc"])
+    if not loc:
+        return loc
+    if loc[0] != "body":
+        return loc[:2]
+    if error.get("type") == "json_invalid":
+        return loc[:1]
+    kept: list[int | str] = [loc[0]]
+    node = body
+    for i, part in enumerate(loc[1:], start=1):
+        last = i == len(loc) - 1
+        in_map = isinstance(node, Mapping) and isinstance(part, str) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if in_map or in_list:
+            node = node[part]
+        elif not (last and isinstance(node, Mapping) and error.get("type") == "missing"):
+            continue  # a union member's name, not a place in the body
+        if isinstance(part, str) and not _FIELD_NAME.match(part):
+            break  # a key the client made up is not echoed: point at the object holding it
+        kept.append(part)
+    return tuple(kept)
+
+
+# What our schemas' field names look like; other keys (made up by a client) are never echoed.
+_FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$", re.ASCII)
 
 
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")

@@ -17,10 +17,17 @@ VISIBLE_TEXT_PATTERN = rf"^[^\x00]*[^{_INVISIBLE}][^\x00]*$"
 _VISIBLE = re.compile(rf"[^{_INVISIBLE}]")
 
 
+# JSON's \ud800-style escapes can spell a lone surrogate, which no UTF-8 encoder (the database
+# driver's, the response's) accepts.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _no_nul(value: str) -> str:
     # SQLite would store it and PostgreSQL would raise on it: refuse it at the edge.
     if "\x00" in value:
         raise ValueError("NUL characters are not allowed")
+    if _SURROGATE.search(value):
+        raise ValueError("the text is not valid Unicode (a lone surrogate)")
     return value
 
 
