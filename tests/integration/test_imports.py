@@ -275,6 +275,17 @@ class TestDryRunValidation:
         )
         report = await import_bytes(session, fixed.encode(), MINQIN.name, dry_run=True)
         assert report.counts.changed == 1
-        assert [i for i in report.validation if i["severity"] == "error"] == [
-            i for i in report.validation if i["rule"] == "code.duplicate"
+        # The duplicate only loses item 5 (4 and 6 still share the code): nothing is added.
+        assert report.validation == []
+
+    async def test_dry_run_of_a_file_growing_a_duplicate_reports_it(
+        self, session: AsyncSession
+    ) -> None:
+        await import_file(session, MINQIN)
+        text = MINQIN.read_text(encoding="utf-8")
+        grown = text.replace("11620621MB176555834621036002000", SHARED_CODE, 1)
+        assert grown != text
+        report = await import_bytes(session, grown.encode(), MINQIN.name, dry_run=True)
+        assert [(i["rule"], [x["seq"] for x in i["items"]]) for i in report.validation] == [
+            ("code.duplicate", [4, 5, 6, 7])
         ]

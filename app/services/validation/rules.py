@@ -255,6 +255,14 @@ class IssueData:
         return sorted({item.agency_id for item in self.items})
 
     @property
+    def flags(self) -> frozenset[tuple[str, str | None, str | None, int]]:
+        """(rule, field, value, item id) for each item: what the issue says about each item.
+
+        An issue that only loses items (a duplicate group shrinking) flags nothing new.
+        """
+        return frozenset((self.rule, self.field, self.value, item.id) for item in self.items)
+
+    @property
     def fingerprint(self) -> str:
         """Equal across runs for the same problem: rule, field, the items involved and the value."""
         key = json.dumps([self.rule, self.field, self.item_ids, self.value], ensure_ascii=False)

@@ -72,12 +72,18 @@ def report(issues: list[IssueData]) -> ValidationReport:
 
 
 def added(before: Iterable[IssueData], after: Iterable[IssueData]) -> list[IssueData]:
-    """Issues of `after` that `before` did not have (compared by fingerprint), in `after`'s order.
+    """Issues of `after` that flag something `before` did not, in `after`'s order.
 
-    For an import dry run: evaluate, apply the file inside a savepoint, evaluate again, compare.
+    An issue is new when it flags an item under a rule (with the same field and value) that no
+    issue of `before` flagged: a duplicate that gains an item is new, one that only loses items
+    (item 5 gets its own code, 4 and 6 still share one) is not, and neither is an unchanged one.
+    For an import dry run (evaluate, apply the file inside a savepoint, evaluate again) and for
+    the check of API writes.
     """
-    known = {found.fingerprint for found in before}
-    return [found for found in after if found.fingerprint not in known]
+    known: set[tuple[str, str | None, str | None, int]] = set()
+    for found in before:
+        known |= found.flags
+    return [found for found in after if not found.flags <= known]
 
 
 async def get_agency_id(session: AsyncSession, *, name: str) -> int:
