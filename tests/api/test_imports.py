@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.routes.imports import safe_file_name
-from tests.factories import DUNHUANG, MINQIN, table_counts
+from tests.factories import DUNHUANG, MINQIN, SHARED_CODE, table_counts
 
 PROBLEM = "application/problem+json"
 
@@ -37,6 +37,31 @@ class TestImportUpload:
         assert r.json()["status"] == "dry_run"
         assert r.json()["counts"]["new"] == 28
         assert await table_counts(session) == before
+
+    async def test_dry_run_reports_the_issues_the_file_would_add(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        before = await table_counts(session)
+        r = await _upload(client, MINQIN.read_bytes(), MINQIN.name, dry_run="true")
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["status"] == "dry_run"
+        # Into an empty catalogue the Minqin list adds exactly its 4-5-6 duplicate.
+        assert [
+            (i["rule"], i["severity"], i["field"], i["value"], [x["seq"] for x in i["items"]])
+            for i in body["validation"]
+        ] == [("code.duplicate", "error", "local_code", SHARED_CODE, [4, 5, 6])]
+        # The rehearsal's rows are gone, so their ids are not given.
+        assert [x["id"] for x in body["validation"][0]["items"]] == [None, None, None]
+        assert await table_counts(session) == before
+
+    async def test_dry_run_of_the_imported_file_adds_no_issue(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        await _upload(client, MINQIN.read_bytes(), MINQIN.name)
+        r = await _upload(client, MINQIN.read_bytes(), MINQIN.name, dry_run="true")
+        assert r.status_code == 200, r.text
+        assert r.json()["validation"] == []
 
     async def test_second_upload_is_unchanged(self, client: httpx.AsyncClient) -> None:
         await _upload(client, MINQIN.read_bytes(), MINQIN.name)

@@ -24,7 +24,7 @@ from app.services.importers.structured import FLAT_COLUMNS
 from app.settings import Settings
 from tests.cli.test_cli import ROOT, run
 from tests.dbutil import drop_database, fresh_database
-from tests.factories import DUNHUANG, MINQIN
+from tests.factories import DUNHUANG, MINQIN, SHARED_CODE
 
 
 @pytest.fixture
@@ -69,6 +69,17 @@ class TestImportCommand:
         (report,) = json.loads(r.stdout)
         assert report["status"] == "dry_run"
         assert report["counts"]["new"] == 28
+        assert _count(db_url, Item) == 0
+
+    def test_dry_run_json_lists_the_issues_the_file_would_add(self, db_url: str) -> None:
+        r = run("import", "--dry-run", "--json", str(MINQIN), env={"POWERCAT_DATABASE_URL": db_url})
+        assert r.returncode == 0, r.stderr
+        (report,) = json.loads(r.stdout)
+        assert report["status"] == "dry_run"
+        assert [
+            (i["rule"], i["severity"], i["value"], [(x["id"], x["seq"]) for x in i["items"]])
+            for i in report["validation"]
+        ] == [("code.duplicate", "error", SHARED_CODE, [(None, 4), (None, 5), (None, 6)])]
         assert _count(db_url, Item) == 0
 
     @pytest.mark.parametrize(
