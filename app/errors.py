@@ -11,6 +11,7 @@
     ├── VersionMismatchError      (412)
     ├── InvalidInputError         (422)
     │   ├── ImportFormatError
+    │   │   └── ImportTooLargeError
     │   ├── ValidationFailedError
     │   └── InvalidCursorError    (400)
     ├── PreconditionRequiredError (428)
@@ -64,6 +65,12 @@ class InvalidInputError(DomainError):
 
 class ImportFormatError(InvalidInputError):
     code = "import.bad_format"
+
+
+class ImportTooLargeError(ImportFormatError):
+    """A file within the upload limit that unpacks too big: a ZIP bomb, an oversized sheet."""
+
+    code = "import.too_large"
 
 
 class PayloadTooLargeError(DomainError):

@@ -9,7 +9,7 @@ import zipfile
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from app.errors import ImportFormatError
+from app.errors import ImportFormatError, ImportTooLargeError
 from app.services.importers.records import ITEM_FIELDS, ParsedItem, ParseProblem, ParseResult
 
 # Flat columns of the CSV/XLSX export, in order. JSON and NDJSON carry the Item JSON instead.
@@ -40,8 +40,13 @@ FLAT_COLUMNS: tuple[str, ...] = (
 )
 
 # Limits that keep a hostile spreadsheet from exhausting memory (a ZIP bomb looks like XLSX).
+# zipfile never inflates a member past the size its header declares (a lying header fails the
+# CRC check), so checking the declared sizes up front bounds what is ever unpacked.
 MAX_XLSX_UNCOMPRESSED = 200 * 1024 * 1024
 MAX_ROWS = 2_000_000
+# The export has 23 columns; the largest catalogue is a few hundred thousand items.
+MAX_XLSX_COLUMNS = 100
+MAX_XLSX_CELLS = 10_000_000
 
 
 def _text(value: Any) -> str | None:
@@ -209,9 +214,22 @@ def _check_zip(data: bytes) -> None:
     except zipfile.BadZipFile as exc:
         raise ImportFormatError("the file is not a valid XLSX workbook") from exc
     if total > MAX_XLSX_UNCOMPRESSED:
-        raise ImportFormatError("the XLSX workbook expands to more than 200 MB: refused")
+        raise ImportTooLargeError("the XLSX workbook expands to more than 200 MB: refused")
     if "xl/workbook.xml" not in names:
         raise ImportFormatError("the file is a ZIP archive but not an XLSX workbook")
+
+
+def _check_sheet_size(rows: int | None, columns: int | None, cells: int | None = None) -> None:
+    if rows is None or columns is None:
+        return
+    if columns > MAX_XLSX_COLUMNS:
+        raise ImportTooLargeError(
+            f"the XLSX sheet has more than {MAX_XLSX_COLUMNS} columns: refused"
+        )
+    if rows > MAX_ROWS or (cells if cells is not None else rows * columns) > MAX_XLSX_CELLS:
+        raise ImportTooLargeError(
+            f"the XLSX sheet has more than {MAX_ROWS} rows or {MAX_XLSX_CELLS} cells: refused"
+        )
 
 
 def parse_xlsx(data: bytes) -> ParseResult:
@@ -225,15 +243,22 @@ def parse_xlsx(data: bytes) -> ParseResult:
         raise ImportFormatError("the XLSX workbook cannot be read") from exc
     try:
         sheet = workbook.worksheets[0]
+        # The size the sheet declares (<dimension>) refuses an honest giant before any row is
+        # read; counting while reading refuses one that declares less than it holds.
+        _check_sheet_size(getattr(sheet, "max_row", None), getattr(sheet, "max_column", None))
         rows = sheet.iter_rows()
         header = next(rows, None)
         if header is None:
             raise ImportFormatError("the XLSX workbook's first sheet is empty")
+        _check_sheet_size(1, len(header))
         columns = [(_text(c.value) or "").strip() for c in header]
         _require_name_column(columns)
 
         def records() -> Iterator[tuple[int, Mapping[str, Any]]]:
+            cells = len(header)
             for number, row in enumerate(rows, start=2):
+                cells += len(row)
+                _check_sheet_size(number, len(row), cells)
                 # A formula cell (type "f"), unlike text that merely starts with "=", would need
                 # evaluating: the workbook is refused rather than guessed at.
                 if any(getattr(cell, "data_type", None) == "f" for cell in row):
