@@ -6,11 +6,11 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, select, tuple_
+from sqlalchemy import Select, bindparam, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
-from app.enums import ChangeKind, ItemStatus, Severity
+from app.enums import ChangeKind, ItemStatus
 from app.errors import (
     AmbiguousCodeError,
     ForbiddenError,
@@ -38,7 +38,9 @@ from app.services import audit, cursors, power_types, queries, revisions, search
 from app.services.citations import extract_citations
 from app.services.revisions import Actor
 from app.services.text import clean_text, normalize_code, normalize_label
+from app.services.validation import locks as validation_locks
 from app.services.validation import runner as validation
+from app.services.validation import sql as validation_sql
 from app.services.validation.rules import IssueData
 
 REQUIRED_FIELDS = (
@@ -58,8 +60,14 @@ LIST_CURSOR = "items"
 # --- reads ---------------------------------------------------------------------------------------
 
 
+# Built once: the hottest read paths should not rebuild (and re-key) their statements per request.
+_BY_ID = queries.item_select().where(Item.id == bindparam("id"))
+_BY_CODE = queries.item_select().where(Item.local_code == bindparam("code")).order_by(Item.id)
+_BY_CODE_AND_SUB = _BY_CODE.where(Item.sub_local_code == bindparam("sub"))
+
+
 async def find(session: AsyncSession, *, item_id: int) -> ItemRead | None:
-    rows = await queries.fetch_items(session, queries.item_select().where(Item.id == item_id))
+    rows = await queries.fetch_items(session, _BY_ID, {"id": item_id})
     return rows[0] if rows else None
 
 
@@ -84,11 +92,12 @@ async def get_by_code(
         ItemNotFoundError: no item carries the code.
         AmbiguousCodeError: several items carry it; `details["candidates"]` lists them.
     """
-    code = normalize_code(local_code) or ""
-    stmt = queries.item_select().where(Item.local_code == code).order_by(Item.id)
+    params = {"code": normalize_code(local_code) or ""}
+    stmt = _BY_CODE
     if sub_code is not None:
-        stmt = stmt.where(Item.sub_local_code == normalize_code(sub_code))
-    found = await queries.fetch_items(session, stmt)
+        stmt = _BY_CODE_AND_SUB
+        params["sub"] = normalize_code(sub_code) or ""
+    found = await queries.fetch_items(session, stmt, params)
     active = [i for i in found if i.status == "active"] or found
     if not active:
         raise ItemNotFoundError("no item carries this code")
@@ -219,27 +228,42 @@ async def _load_for_write(
     return item
 
 
-def _problem_keys(issues: list[IssueData], item_id: int) -> set[tuple[str, str | None, str | None]]:
-    return {(i.rule, i.field, i.value) for i in issues if item_id in i.item_ids}
+def _families(*codes: str | None) -> list[str]:
+    return sorted({validation_sql.family_of(code) for code in codes if code})
+
+
+def _own_code(values: Item | dict[str, Any]) -> str | None:
+    """The code duplicates are keyed on: the sub-item code if there is one, else the local code."""
+    if isinstance(values, Item):
+        return values.sub_local_code or values.local_code
+    return values.get("sub_local_code") or values.get("local_code")
+
+
+async def _errors_before(
+    session: AsyncSession, item_ids: list[int], families: list[str]
+) -> list[IssueData]:
+    """Lock the code families the write touches, then read their errors as they are now.
+
+    The lock (PostgreSQL; SQLite writers are serialised anyway) makes a concurrent write to the
+    same family wait until this one commits, and then check against it.
+    """
+    await validation_locks.lock_families(session, families)
+    return await validation.evaluate_errors(session, item_ids=item_ids, families=families)
 
 
 async def _refuse_new_errors(
-    session: AsyncSession, item: Item, before: list[IssueData] | None
+    session: AsyncSession, item: Item, families: list[str], before: list[IssueData]
 ) -> None:
-    """Refuse the write when it gives this item an error it did not have.
+    """Refuse the write when it flags an item under an error rule that did not flag it before.
 
-    Existing errors may stay (a clerk fixes one field at a time) and fixing one is always allowed;
-    errors of other items that merely change shape (a duplicate group shrinking) do not count.
+    Compared over every item the write can affect: the written item, the items sharing its old or
+    new code, and the parents and children in its old and new code families (first 28
+    characters), whether it stays active or is withdrawn. Existing errors may stay (a clerk fixes
+    one field at a time) and fixing one is always allowed; an error that only loses items (a
+    duplicate group shrinking) adds nothing. See `runner.added`.
     """
-    after = await validation.evaluate(session, agency_id=item.agency_id)
-    had = _problem_keys(before or [], item.id)
-    new = [
-        i
-        for i in after
-        if i.severity == Severity.ERROR
-        and item.id in i.item_ids
-        and (i.rule, i.field, i.value) not in had
-    ]
+    after = await validation.evaluate_errors(session, item_ids=[item.id], families=families)
+    new = validation.added(before, after)
     if new:
         raise ValidationFailedError(
             "the change would add catalogue errors: " + "; ".join(i.message for i in new[:3]),
@@ -258,16 +282,21 @@ async def _save(
     kind: ChangeKind,
     before: dict[str, Any],
     actor: Actor,
-    issues_before: list[IssueData] | None = None,
+    check: tuple[list[str], list[IssueData]],
 ) -> ItemRead:
+    """Flush the change, refuse it if it adds errors, record the revision and the audit entry.
+
+    Callers run it inside a savepoint opened before they change the item, so a refusal rolls the
+    change back in the session too, whatever the owner of the transaction does next.
+    """
     now = utcnow()
     item.updated_at = now
     try:
         await session.flush()
     except StaleDataError as exc:  # another writer got there between our read and our write
         raise VersionMismatchError("the item was changed by someone else") from exc
-    if item.status == ItemStatus.ACTIVE:
-        await _refuse_new_errors(session, item, issues_before)
+    families, issues_before = check
+    await _refuse_new_errors(session, item, families, issues_before)
     fields = (
         list(revisions.SNAPSHOT_FIELDS)
         if kind == ChangeKind.CREATE
@@ -302,9 +331,12 @@ async def create(session: AsyncSession, *, data: ItemCreate, actor: Actor) -> It
     _require_fields(values)
     values = _cleaned(values)
     _require_fields({k: values.get(k) for k in REQUIRED_FIELDS if k != "power_type"})
-    item = Item(status=ItemStatus.ACTIVE, **values)
-    session.add(item)
-    return await _save(session, item, ChangeKind.CREATE, {}, actor, [])
+    families = _families(_own_code(values))
+    issues_before = await _errors_before(session, [], families)
+    async with session.begin_nested():  # a refused write leaves nothing behind (see _save)
+        item = Item(status=ItemStatus.ACTIVE, **values)
+        session.add(item)
+        return await _save(session, item, ChangeKind.CREATE, {}, actor, (families, issues_before))
 
 
 async def update(
@@ -325,13 +357,17 @@ async def update(
     _require_fields(changes)
     changes = _cleaned(changes)
     _require_fields({k: v for k, v in changes.items() if k in REQUIRED_FIELDS})
-    issues_before = await validation.evaluate(session, agency_id=item.agency_id)
     before = revisions.snapshot(item)
-    for name, value in changes.items():
-        setattr(item, name, value)
-    if not revisions.changed_fields(before, revisions.snapshot(item)):
+    if not revisions.changed_fields(before, {**before, **changes}):
         return await get(session, item_id=item_id)  # nothing changes, so no new version
-    return await _save(session, item, ChangeKind.UPDATE, before, actor, issues_before)
+    families = _families(_own_code(item), _own_code({**before, **changes}))
+    issues_before = await _errors_before(session, [item.id], families)
+    async with session.begin_nested():  # a refused write leaves nothing behind (see _save)
+        for name, value in changes.items():
+            setattr(item, name, value)
+        return await _save(
+            session, item, ChangeKind.UPDATE, before, actor, (families, issues_before)
+        )
 
 
 async def set_status(
@@ -350,11 +386,13 @@ async def set_status(
     item = await _load_for_write(session, item_id, expected_version, actor)
     if item.status == status:
         return await get(session, item_id=item_id)
-    issues_before = await validation.evaluate(session, agency_id=item.agency_id)
+    families = _families(_own_code(item))
+    issues_before = await _errors_before(session, [item.id], families)
     before = revisions.snapshot(item)
-    item.status = status
     kind = ChangeKind.WITHDRAW if status == ItemStatus.WITHDRAWN else ChangeKind.RESTORE
-    return await _save(session, item, kind, before, actor, issues_before)
+    async with session.begin_nested():  # a refused write leaves nothing behind (see _save)
+        item.status = status
+        return await _save(session, item, kind, before, actor, (families, issues_before))
 
 
 # --- history -------------------------------------------------------------------------------------

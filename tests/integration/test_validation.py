@@ -16,7 +16,7 @@ from app.enums import ItemStatus, Severity
 from app.errors import AgencyNotFoundError, InvalidInputError
 from app.models import Agency, Item, ValidationIssue
 from app.services import codes
-from app.services.validation import rules, runner
+from app.services.validation import rules, runner, sql
 from app.services.validation.rules import IssueData, ItemFacts
 from tests.factories import DUNHUANG, MINQIN, SHARED_CODE, import_file
 
@@ -624,6 +624,84 @@ class TestSetBased:
         small, large = await statements_for(3), await statements_for(60)
         # One streamed pass plus one statement per catalogue-wide rule, whatever the size.
         assert small == large >= 6
+
+
+class TestWriteScope:
+    """`runner.evaluate_errors`, the check of API writes, agrees with a full run."""
+
+    async def _broken_catalogue(self, session: AsyncSession, agency: Agency) -> None:
+        await import_file(session, MINQIN)  # the 4-5-6 duplicate
+        await make_item(session, agency, 1, local_code=code(main="101", sub="00Y"))  # no child
+        await make_item(session, agency, 2, local_code=code(main="102", sub="001"))  # orphans
+        await make_item(session, agency, 3, local_code=code(main="102", sub="002"))
+        await make_item(session, agency, 4, local_code=code(main="103", sub="00Y"))
+        await make_item(  # a child of another type
+            session,
+            agency,
+            5,
+            local_code=code(main="103", sub="001"),
+            power_type_code="10",
+            power_type_raw="其他行政权力",
+        )
+        await make_item(session, agency, 6, local_code=code(main="104")[:-1] + "X")  # shape
+        await make_item(session, agency, 7, local_code="11620621MB176555844620236105000")
+        await make_item(session, agency, 8, local_code=code(type_="10", main="106"))  # type
+        await make_item(session, agency, 9, legal_basis="  ", local_code=code(main="107"))
+
+    async def test_over_every_item_and_family_it_finds_every_error_of_a_full_run(
+        self, session: AsyncSession, agency: Agency
+    ) -> None:
+        await self._broken_catalogue(session, agency)
+        active = (
+            await session.execute(select(Item).where(Item.status == ItemStatus.ACTIVE))
+        ).scalars()
+        ids, families = [], set()
+        for item in active:
+            ids.append(item.id)
+            own = item.sub_local_code or item.local_code
+            if own:
+                families.add(sql.family_of(own))
+        full = [i for i in await runner.evaluate(session) if i.severity == Severity.ERROR]
+        assert {i.rule for i in full} == {
+            rules.DUPLICATE,
+            rules.SUB_ITEM,
+            rules.SHAPE,
+            rules.CHECK_DIGIT,
+            rules.TYPE_MISMATCH,
+            rules.MISSING_FIELD,
+        }
+        scoped = await runner.evaluate_errors(session, item_ids=ids, families=sorted(families))
+        assert scoped == full
+
+    async def test_only_the_given_items_and_families(
+        self, session: AsyncSession, agency: Agency
+    ) -> None:
+        await self._broken_catalogue(session, agency)
+        orphan_family = codes.parent_prefix(code(main="102"))
+        item9 = await session.scalar(select(Item.id).where(Item.local_code == code(main="107")))
+        assert item9 is not None
+        scoped = await runner.evaluate_errors(session, item_ids=[item9], families=[orphan_family])
+        assert summary(scoped) == [
+            (rules.SUB_ITEM, "local_code", (2, 3), orphan_family + "00Y"),
+            (rules.MISSING_FIELD, "legal_basis", (9,), None),
+        ]
+
+    async def test_statement_count_does_not_grow_with_the_catalogue(
+        self, session: AsyncSession, engine: AsyncEngine, agency: Agency
+    ) -> None:
+        async def statements_for(n: int) -> int:
+            start = int(await session.scalar(select(func.coalesce(func.max(Item.seq), 0))) or 0)
+            for seq in range(start + 1, start + n + 1):
+                await make_item(session, agency, seq, local_code=code(main="900"))
+            ids = list((await session.scalars(select(Item.id))).all())
+            with counting_statements(engine) as statements:
+                issues = await runner.evaluate_errors(
+                    session, item_ids=ids, families=[codes.parent_prefix(code(main="900"))]
+                )
+            assert issues
+            return len(statements)
+
+        assert await statements_for(3) == await statements_for(60) == 3
 
 
 class TestRuns:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.enums import Severity
 from app.errors import AgencyNotFoundError, InvalidInputError
 from app.models import Agency, ValidationIssue, ValidationRun
 from app.models.types import utcnow
@@ -28,6 +29,8 @@ _SET_RULES = (
     sql.names_with_several_codes,
     sql.reused_codes,
 )
+# The catalogue-wide rules that report errors: what an API write may not make worse.
+_ERROR_SET_RULES = (sql.duplicates, sql.sub_items)
 
 
 async def evaluate(session: AsyncSession, *, agency_id: int | None = None) -> list[IssueData]:
@@ -84,6 +87,27 @@ def added(before: Iterable[IssueData], after: Iterable[IssueData]) -> list[Issue
     for found in before:
         known |= found.flags
     return [found for found in after if not found.flags <= known]
+
+
+async def evaluate_errors(
+    session: AsyncSession, *, item_ids: Sequence[int], families: Sequence[str]
+) -> list[IssueData]:
+    """The error-severity issues a write to `item_ids` can change, errors only; writes nothing.
+
+    Per-item rules look at those items; duplicates and sub-item integrity at the code families
+    (first 28 characters, `sql.family_of`) of the codes they had and have. No other rule has
+    error severity, and no other item's per-item checks depend on these items. A fixed number of
+    statements, whatever the size of the catalogue or of the families.
+    """
+    issues: list[IssueData] = []
+    if item_ids:
+        async for facts in sql.item_facts(session, agency_id=None, item_ids=item_ids):
+            issues.extend(i for i in rules.check_item(facts) if i.severity == Severity.ERROR)
+    if families:
+        for rule in _ERROR_SET_RULES:
+            issues.extend(await rule(session, agency_id=None, families=families))
+    issues.sort(key=rules.sort_key)
+    return issues
 
 
 async def get_agency_id(session: AsyncSession, *, name: str) -> int:

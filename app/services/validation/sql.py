@@ -21,6 +21,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    true,
 )
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,6 +35,16 @@ from app.services.validation.rules import IssueData, IssueItem, ItemFacts
 STREAM_BATCH = 1000
 _CODE_LENGTHS = (codes.CODE_LENGTH, codes.CODE_LENGTH_WITH_HANDLING)
 _MAIN_SUBS = ("000", "00Y")
+FAMILY_LENGTH = 28  # a sub-item shares its first 28 characters with its 00Y parent
+
+
+def family_of(code: str) -> str:
+    """The code family a write touches: the first 28 characters (the whole code if shorter).
+
+    Items with the same code are in the same family, so duplicates and sub-item integrity of a
+    code can both be checked over its family alone.
+    """
+    return code[:FAMILY_LENGTH]
 
 
 def _own_code() -> ColumnElement[Any]:
@@ -81,6 +92,17 @@ def _active() -> ColumnElement[bool]:
     return Item.status == ItemStatus.ACTIVE
 
 
+def _in_families(families: Sequence[str] | None) -> ColumnElement[bool]:
+    """Rows whose own code is in one of `families` (every row when None).
+
+    The window partitions of duplicates (own code) and sub-items (first 28 characters) never
+    cross a family, so filtering by family before the windows changes nothing inside it.
+    """
+    if families is None:
+        return true()
+    return _seg(_own_code(), 1, FAMILY_LENGTH).in_(sorted(set(families)))
+
+
 async def _rows(session: AsyncSession, stmt: Select[Any]) -> Sequence[RowMapping]:
     rows: Sequence[RowMapping] = (await session.execute(stmt)).mappings().all()
     return rows
@@ -101,8 +123,13 @@ def _has_text(column: ColumnExpressionArgument[Any]) -> ColumnElement[int]:
     return _flag(func.length(func.trim(func.coalesce(column, ""))) > 0)
 
 
-async def item_facts(session: AsyncSession, *, agency_id: int | None) -> AsyncIterator[ItemFacts]:
-    """Every active item (of one agency) with what the per-item rules need, streamed in batches."""
+async def item_facts(
+    session: AsyncSession, *, agency_id: int | None, item_ids: Sequence[int] | None = None
+) -> AsyncIterator[ItemFacts]:
+    """Every active item (of one agency, or of `item_ids`) with what the per-item rules need.
+
+    Streamed in batches.
+    """
     stmt = (
         select(
             *_ref_columns(),
@@ -128,6 +155,8 @@ async def item_facts(session: AsyncSession, *, agency_id: int | None) -> AsyncIt
     )
     if agency_id is not None:
         stmt = stmt.where(Item.agency_id == agency_id)
+    if item_ids is not None:
+        stmt = stmt.where(Item.id.in_(sorted(set(item_ids))))
     result = await session.stream(stmt)
     async for row in result.mappings():
         yield ItemFacts(
@@ -155,8 +184,13 @@ async def item_facts(session: AsyncSession, *, agency_id: int | None) -> AsyncIt
 # --- Check 3: duplicate codes -----------------------------------------------------------------
 
 
-async def duplicates(session: AsyncSession, *, agency_id: int | None) -> list[IssueData]:
-    """The same own code on more than one active item: one issue per code, listing every item."""
+async def duplicates(
+    session: AsyncSession, *, agency_id: int | None, families: Sequence[str] | None = None
+) -> list[IssueData]:
+    """The same own code on more than one active item: one issue per code, listing every item.
+
+    With `families`, only codes of those families (see `family_of`).
+    """
     own = _own_code()
     inner = (
         select(
@@ -167,7 +201,7 @@ async def duplicates(session: AsyncSession, *, agency_id: int | None) -> list[Is
             _mine(agency_id, own).label("mine"),
         )
         .join(Agency, Agency.id == Item.agency_id)
-        .where(_active(), own.is_not(None))
+        .where(_active(), own.is_not(None), _in_families(families))
         .subquery()
     )
     stmt = select(inner).where(inner.c.n > 1, inner.c.mine == 1)
@@ -190,8 +224,12 @@ async def duplicates(session: AsyncSession, *, agency_id: int | None) -> list[Is
 # --- Check 8: sub-item integrity --------------------------------------------------------------
 
 
-async def sub_items(session: AsyncSession, *, agency_id: int | None) -> list[IssueData]:
+async def sub_items(
+    session: AsyncSession, *, agency_id: int | None, families: Sequence[str] | None = None
+) -> list[IssueData]:
     """Parents (00Y) without children, children without a parent, and families split apart.
+
+    With `families`, only those families (see `family_of`).
 
     A family is every active item whose own code shares the first 28 characters and whose
     sub-item segment is not 000. A row that carries a sub-item code next to a consistent 00Y
@@ -231,7 +269,9 @@ async def sub_items(session: AsyncSession, *, agency_id: int | None) -> list[Iss
             _mine(agency_id, prefix).label("mine"),
         )
         .join(Agency, Agency.id == Item.agency_id)
-        .where(_active(), own.is_not(None), _well_sized(own), own_sub != "000")
+        .where(
+            _active(), own.is_not(None), _well_sized(own), own_sub != "000", _in_families(families)
+        )
         .subquery()
     )
     c = inner.c
