@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from app.cli.base import CliError, cli, session_scope
 from app.errors import AgencyNotFoundError
-from app.services.validation import rules, runner
+from app.services.validation import docs, rules, runner, store
 from app.services.validation.rules import IssueData
 
 FORMAT_CHOICES = ("text", "json")
@@ -92,3 +93,32 @@ def validate(
         _print_lines(issues)
     if any(found.severity.value == "error" for found in issues):
         raise typer.Exit(1)
+
+
+@cli.command("rules-doc")
+def rules_doc(
+    path: Annotated[
+        Path, typer.Argument(help="the document whose rules section to rewrite")
+    ] = Path("docs/validation.md"),
+    check: Annotated[
+        bool, typer.Option("--check", help="change nothing; exit 1 when the section is stale")
+    ] = False,
+) -> None:
+    """Rewrite the rules section of docs/validation.md from the rules registry."""
+    try:
+        document = path.read_text(encoding="utf-8")
+        new = docs.updated(document, store.list_rules())
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    except docs.MissingSectionError as exc:
+        raise CliError(f"{path}: {exc}") from exc
+    if check:
+        if new != document:
+            raise CliError(f"{path}: the rules section is stale; run powercat rules-doc")
+        typer.echo(f"{path} is up to date")
+        return
+    if new != document:
+        path.write_text(new, encoding="utf-8")
+        typer.echo(f"wrote {path}")
+    else:
+        typer.echo(f"{path} is up to date")
