@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import pty
+import re
+import struct
 import subprocess
 import sys
+import termios
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -47,6 +52,56 @@ def run(*args: str, db: str) -> subprocess.CompletedProcess[str]:
         timeout=300,
         check=False,
     )
+
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+TERMINAL_COLUMNS = 1000  # wide enough that no cell of the seeds' table wraps
+
+
+def run_on_terminal(*args: str, db: str) -> tuple[int, str]:
+    """Run powercat with its output on a pseudo-terminal; (exit code, text without colours)."""
+    primary, secondary = pty.openpty()
+    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 60, TERMINAL_COLUMNS, 0, 0))
+    env = {
+        **os.environ,
+        "POWERCAT_DATABASE_URL": db,
+        "COLUMNS": str(TERMINAL_COLUMNS),
+        "TERM": "xterm-256color",
+    }
+    env.pop("NO_COLOR", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=secondary,
+        stderr=secondary,
+        cwd=ROOT,
+        env=env,
+    )
+    os.close(secondary)
+    chunks = []
+    try:
+        while True:
+            try:
+                chunk = os.read(primary, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(primary)
+    code = proc.wait(timeout=300)
+    text = b"".join(chunks).decode("utf-8").replace("\r\n", "\n")
+    return code, ANSI.sub("", text)
+
+
+def table_rows(text: str) -> list[list[str]]:
+    """The body rows of a rich table: the cells of each line between │ borders."""
+    return [
+        [cell.strip() for cell in line.strip().strip("│").split("│")]
+        for line in text.splitlines()
+        if line.strip().startswith("│")
+    ]
 
 
 def _migrated(name: str, tmp: Path) -> str:
@@ -120,6 +175,62 @@ class TestOnTheSeeds:
         assert r.stderr.startswith("powercat: error: ")
 
 
+class TestOnATerminal:
+    def test_table_lists_every_issue_with_rule_severity_and_items(self, seeded_db: str) -> None:
+        code, text = run_on_terminal("validate", db=seeded_db)
+        assert code == 1, text
+        header = next(line for line in text.splitlines() if "┃" in line)
+        assert [c.strip() for c in header.strip().strip("┃").split("┃")] == [
+            "severity",
+            "rule",
+            "items",
+            "field",
+            "message",
+        ]
+        rows = table_rows(text)
+        assert len(rows) == 61
+        assert rows[0][:4] == [
+            "error",
+            "code.duplicate",
+            "民勤县医疗保障局第4、5、6项",
+            "local_code",
+        ]
+        assert SHARED_CODE in rows[0][4]
+        assert sum(1 for r in rows if r[0] == "error") == 1
+        assert {(r[0], r[1]) for r in rows[1:]} == {
+            ("warning", "item.missing_code"),
+            ("warning", "item.missing_level_or_handling_unit"),
+            ("info", "type.nonstandard_label"),
+        }
+        assert [r[2] for r in rows if r[1] == "type.nonstandard_label"] == [
+            f"敦煌市医疗保障局第{seq}项" for seq in (17, 18, 19, 20)
+        ]
+        # Cell for cell what the tab-separated lines (not a terminal) say.
+        plain = run("validate", db=seeded_db).stdout.strip().splitlines()
+        assert rows == [line.split("\t") for line in plain[:-1]]
+        assert text.strip().splitlines()[-1] == "61 issues (error 1, warning 56, info 4)"
+
+    def test_agency_without_errors_exits_0_with_its_table(self, seeded_db: str) -> None:
+        code, text = run_on_terminal("validate", "--agency", "敦煌市医疗保障局", db=seeded_db)
+        assert code == 0, text
+        rows = table_rows(text)
+        assert len(rows) == 60
+        assert {r[0] for r in rows} == {"warning", "info"}
+        assert text.strip().splitlines()[-1] == "60 issues (error 0, warning 56, info 4)"
+
+    def test_clean_catalogue_exits_0_without_a_table(self, clean_db: str, tmp_path: Path) -> None:
+        listing = tmp_path / "clean.ndjson"
+        listing.write_text(
+            "\n".join(json.dumps(item, ensure_ascii=False) for item in CLEAN_ITEMS) + "\n",
+            encoding="utf-8",
+        )
+        assert run("import", str(listing), db=clean_db).returncode == 0
+        code, text = run_on_terminal("validate", db=clean_db)
+        assert code == 0, text
+        assert table_rows(text) == []
+        assert text.strip() == "0 issues (error 0, warning 0, info 0)"
+
+
 class TestOnACleanCatalogue:
     def test_clean_list_exits_0(self, clean_db: str, tmp_path: Path) -> None:
         listing = tmp_path / "clean.ndjson"
@@ -151,3 +262,36 @@ class TestOnACleanCatalogue:
         assert r.returncode == 0
         assert "--format" in r.stdout
         assert "--agency" in r.stdout
+
+
+class TestRulesDoc:
+    DOC = ROOT / "docs" / "validation.md"
+    NO_DB = "sqlite+aiosqlite:///./var/unused-by-rules-doc.db"
+
+    def test_the_committed_doc_is_up_to_date(self) -> None:
+        r = run("rules-doc", "--check", str(self.DOC), db=self.NO_DB)
+        assert r.returncode == 0, r.stderr
+
+    def test_a_stale_section_fails_the_check_and_is_rewritten(self, tmp_path: Path) -> None:
+        committed = self.DOC.read_text(encoding="utf-8")
+        stale = committed.replace("- severity: **error**", "- severity: **warning**", 1)
+        assert stale != committed
+        copy = tmp_path / "validation.md"
+        copy.write_text(stale, encoding="utf-8")
+        checked = run("rules-doc", "--check", str(copy), db=self.NO_DB)
+        assert checked.returncode == 1
+        assert checked.stderr.startswith("powercat: error: ")
+        assert len(checked.stderr.strip().splitlines()) == 1
+        assert copy.read_text(encoding="utf-8") == stale
+        written = run("rules-doc", str(copy), db=self.NO_DB)
+        assert written.returncode == 0, written.stderr
+        assert copy.read_text(encoding="utf-8") == committed
+
+    def test_a_doc_without_the_section_is_a_one_line_error(self, tmp_path: Path) -> None:
+        copy = tmp_path / "other.md"
+        copy.write_text("# Validation\n\nno generated section here\n", encoding="utf-8")
+        r = run("rules-doc", str(copy), db=self.NO_DB)
+        assert r.returncode == 1
+        assert r.stderr.startswith("powercat: error: ")
+        assert "Traceback" not in r.stderr
+        assert copy.read_text(encoding="utf-8").endswith("no generated section here\n")
