@@ -90,8 +90,12 @@ class RequestContextMiddleware:
             raw = [(k, v) for k, v in scope["headers"] if k != b"x-request-id"]
             scope = {**scope, "headers": [*raw, (b"x-request-id", request_id.encode())]}
 
+        started = False
+
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 extra = [*SECURITY_HEADERS, (b"x-request-id", request_id.encode())]
                 present = {k.lower() for k, _ in message.get("headers", [])}
                 message = {
@@ -115,7 +119,17 @@ class RequestContextMiddleware:
                 "the URL must be UTF-8 text without NUL characters",
             )
             return
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            # Starlette answers an unhandled error outside every middleware, so its 500 would
+            # miss the request id and the security headers: answer here, the same generic
+            # problem, and let the error go on to be logged (app/api/problems.py).
+            if not started:
+                await _send_problem(
+                    send_with_headers, 500, "internal_error", "an unexpected error occurred"
+                )
+            raise
 
 
 class BodyLimitMiddleware:

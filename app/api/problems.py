@@ -21,6 +21,31 @@ from app.schemas.common import Problem
 
 log = logging.getLogger("powercat.api")
 
+# An API key (see app.services.keys.TOKEN_PREFIX) wherever it might end up in a log line.
+_TOKEN = re.compile(r"pck_[A-Za-z0-9_-]{6,}")
+_REDACTED = "pck_[redacted]"
+
+
+class RedactKeys(logging.Filter):
+    """Blanks API keys in a record's message and traceback before any handler formats it.
+
+    Nothing logs the Authorization header on purpose; this covers an exception whose message
+    quotes it (a traceback is logged whole).
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if _TOKEN.search(message):
+            record.msg, record.args = _TOKEN.sub(_REDACTED, message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = _TOKEN.sub(_REDACTED, record.exc_text)
+        return True
+
+
+log.addFilter(RedactKeys())
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 # Checked in order: the first class an error is an instance of decides its status.

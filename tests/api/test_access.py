@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 import httpx
 import pytest
+from fastapi import FastAPI, Request
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -430,12 +432,52 @@ class TestLogs:
         session: AsyncSession,
         caplog: pytest.LogCaptureFixture,
     ) -> None:
-        import logging
-
         caplog.set_level(logging.DEBUG)
         token = await _key(session, KeyScope.ADMIN)
         await anon_client.get("/api/v1/audit", headers=_auth(token))
         await anon_client.get("/api/v1/audit", headers=_auth(token + "x"))
         await anon_client.patch("/api/v1/items/1", json={"x": 1}, headers=_auth(token))
+        assert token not in caplog.text
+        assert token[4:20] not in caplog.text
+
+    async def test_unhandled_error_logs_its_traceback_and_answers_a_generic_500(
+        self,
+        app: FastAPI,
+        anon_client: httpx.AsyncClient,
+        session: AsyncSession,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        caplog.set_level(logging.DEBUG)
+        token = await _key(session, KeyScope.ADMIN)
+
+        @app.post("/api/v1/_probe/boom")
+        async def boom(request: Request) -> None:
+            # A careless message quoting the header: the log must still not hold the key.
+            auth = request.headers["authorization"]
+            raise RuntimeError(f"deep inside /srv/powercat/app.py with {auth}")
+
+        r = await anon_client.post(
+            "/api/v1/_probe/boom", headers={**_auth(token), "X-Request-ID": "boom-1"}
+        )
+        assert r.status_code == 500
+        assert r.headers["content-type"] == PROBLEM
+        assert r.json() == {
+            "type": "urn:problem-type:powercat:internal_error",
+            "title": "Internal Server Error",
+            "status": 500,
+            "detail": "an unexpected error occurred",
+            "code": "internal_error",
+        }
+        assert r.headers["x-request-id"] == "boom-1"
+        assert r.headers["x-content-type-options"] == "nosniff"
+        for leak in ("Traceback", "RuntimeError", "deep inside", "/srv/powercat", token):
+            assert leak not in r.text
+        [record] = [rec for rec in caplog.records if rec.name == "powercat.api"]
+        assert record.levelno == logging.ERROR
+        assert record.exc_info is not None
+        assert record.exc_info[0] is RuntimeError
+        assert "Traceback (most recent call last)" in caplog.text
+        assert "in boom" in caplog.text
+        assert "deep inside /srv/powercat/app.py with Bearer pck_[redacted]" in caplog.text
         assert token not in caplog.text
         assert token[4:20] not in caplog.text
