@@ -8,7 +8,7 @@ import anyio
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import AuditEntry, Change, ImportBatch, Item, ItemRevision
+from app.models import Agency, AuditEntry, Change, ImportBatch, Item, ItemRevision
 from app.schemas.imports import ImportReport
 from app.services import imports
 from app.services.revisions import Actor
@@ -37,7 +37,7 @@ async def import_file(session: AsyncSession, path: Path, **options: object) -> I
 async def table_counts(session: AsyncSession) -> dict[str, int]:
     """Row counts of the tables an import writes: equal before and after means nothing written."""
     counts: dict[str, int] = {}
-    for model in (Item, ItemRevision, Change, ImportBatch, AuditEntry):
+    for model in (Agency, Item, ItemRevision, Change, ImportBatch, AuditEntry):
         counts[model.__tablename__] = int(
             (await session.execute(select(func.count()).select_from(model))).scalar_one()
         )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +20,7 @@ from tests.factories import (
     import_file,
     table_counts,
 )
+from tests.import_samples import bad_files, csv_bytes, export_rows
 
 
 async def _items(session: AsyncSession, agency_name: str) -> list[Item]:
@@ -289,3 +293,96 @@ class TestDryRunValidation:
         assert [(i["rule"], [x["seq"] for x in i["items"]]) for i in report.validation] == [
             ("code.duplicate", [4, 5, 6, 7])
         ]
+
+
+class TestBadSampleFiles:
+    @pytest.mark.parametrize("name", list(bad_files()))
+    async def test_refused_and_the_catalogue_left_as_it_was(
+        self, session: AsyncSession, name: str
+    ) -> None:
+        await import_file(session, MINQIN)
+        before = await table_counts(session)
+        with pytest.raises(ImportFormatError):
+            await import_bytes(session, bad_files()[name], name)
+        assert await table_counts(session) == before
+
+    async def test_cut_json_is_named_as_json_not_an_unknown_layout(
+        self, session: AsyncSession
+    ) -> None:
+        with pytest.raises(ImportFormatError, match="not valid JSON"):
+            await import_bytes(session, bad_files()["truncated-json"], "cut.json")
+
+
+def dunhuang_item_lines(seq: int) -> list[int]:
+    """1-based lines of the seed where item `seq` starts (its number alone on a line)."""
+    lines = DUNHUANG.read_text(encoding="utf-8").splitlines()
+    return [n for n, line in enumerate(lines, start=1) if line.strip() == str(seq)]
+
+
+def check_dunhuang_repeat(report: dict[str, Any]) -> None:
+    """The one warning of the 敦煌市 seed: item 10 printed twice across a page break."""
+    first, repeat = dunhuang_item_lines(10)
+    (next_item,) = dunhuang_item_lines(11)
+    assert report["counts"]["warnings"] == 1
+    assert report["counts"]["errors"] == 0
+    (problem,) = report["problems"]
+    assert problem["severity"] == "warning"
+    assert problem["code"] == "import.repeated_row"
+    assert problem["file"] == DUNHUANG.name
+    assert problem["line"] == repeat
+    assert repeat < problem["line_end"] < next_item
+    assert problem["field"] is None  # the whole row is repeated, not one field
+    # The message names both printings: the first ends where the repeat begins.
+    assert f"{first}–{repeat - 1}" in problem["message"]
+    assert f"{repeat}–{problem['line_end']}" in problem["message"]
+
+
+def rows_with_field_problems() -> bytes:
+    """A CSV export whose rows 2-4 each have one field problem (the header is line 1)."""
+    rows = export_rows(4)
+    rows[0]["seq"] = "一"
+    rows[1]["power_type_raw"] = "某某权力"
+    rows[2]["name"] = ""
+    return csv_bytes(rows)
+
+
+FIELD_PROBLEMS = [
+    ("import.bad_seq", 2, "seq"),
+    ("import.unknown_power_type", 3, "power_type"),
+    ("import.missing_name", 4, "name"),
+]
+
+
+def check_field_problems(report: dict[str, Any], file_name: str) -> None:
+    assert report["counts"]["warnings"] == 3
+    assert report["counts"]["errors"] == 0
+    assert [(p["code"], p["line"], p["field"]) for p in report["problems"]] == FIELD_PROBLEMS
+    assert {p["file"] for p in report["problems"]} == {file_name}
+    assert {p["severity"] for p in report["problems"]} == {"warning"}
+
+
+class TestReportProblems:
+    async def test_dunhuang_repeat_is_one_warning_naming_both_line_ranges(
+        self, session: AsyncSession
+    ) -> None:
+        report = await import_file(session, DUNHUANG)
+        check_dunhuang_repeat(report.model_dump(mode="json"))
+
+    async def test_each_problem_names_file_line_and_field(self, session: AsyncSession) -> None:
+        report = await import_bytes(session, rows_with_field_problems(), "fields.csv")
+        assert report.status == "imported"
+        assert report.counts.new == 4
+        check_field_problems(report.model_dump(mode="json"), "fields.csv")
+
+    async def test_dry_run_counts_an_unreadable_row_as_an_error(
+        self, session: AsyncSession
+    ) -> None:
+        data = json.dumps([*export_rows(2), "not an object"], ensure_ascii=False).encode()
+        report = await import_bytes(session, data, "rows.json", dry_run=True)
+        assert (report.counts.errors, report.counts.warnings) == (1, 0)
+        (problem,) = report.problems
+        assert (problem.severity, problem.code) == ("error", "import.bad_row")
+        assert (problem.file, problem.line, problem.field) == ("rows.json", 3, None)
+        # The same file for real is refused whole, naming the line.
+        with pytest.raises(ImportFormatError, match="line 3"):
+            await import_bytes(session, data, "rows.json")

@@ -42,9 +42,18 @@ def _looks_like_json(text: str) -> str | None:
         return None
     try:
         json.loads(stripped)
-    except (json.JSONDecodeError, RecursionError):
+    except RecursionError:
+        return None
+    except json.JSONDecodeError as exc:
         first = stripped.splitlines()[0].strip()
-        return "ndjson" if first.startswith("{") and first.endswith("}") else None
+        if first.startswith("{") and first.endswith("}"):
+            return "ndjson"
+        # No list layout starts with a bracket: this is a JSON export that was cut short or
+        # damaged, and saying so helps more than "unrecognised layout".
+        raise ImportFormatError(
+            f"the file is not valid JSON (line {exc.lineno}, column {exc.colno}): "
+            "cut short or damaged"
+        ) from exc
     return "json"
 
 
