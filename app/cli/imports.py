@@ -4,19 +4,63 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from app import errors
-from app.cli.base import CliError, actor, cli, print_error, progress_bar, session_scope
+from app.cli.base import CliError, actor, cli, print_error, session_scope
 from app.schemas.imports import ImportReport
 from app.services import imports
 from app.services.revisions import Actor
 
 FORMAT_CHOICES = ("auto", "tsv", "pdf-text", "csv", "xlsx", "json", "ndjson")
 MAX_IMPORT_FILE_BYTES = 200 * 1024 * 1024
+# A file this large takes long enough to import that a bar is worth showing; a smaller one is
+# done before a bar would tell anything.
+PROGRESS_MIN_BYTES = 1024 * 1024
+_PHASES = {
+    "parse": "parsing",
+    "prepare": "cleaning text",
+    "match": "matching",
+    "write": "writing",
+    "done": "done",
+}
+
+
+@contextmanager
+def progress_bar(label: str, size: int) -> Iterator[imports.ProgressFn | None]:
+    """A bar over the whole import on stderr, for a long file when stderr is a terminal.
+
+    Nothing is drawn otherwise, so piped or redirected output (`--json > report.json`, logs in
+    CI) never carries control sequences; the bar goes to stderr even when stdout is redirected.
+    """
+    if size < PROGRESS_MIN_BYTES or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn())
+    console = Console(stderr=True)
+    with Progress(*columns, TimeElapsedColumn(), console=console, transient=True) as bar:
+        task = bar.add_task(f"{label}: {_PHASES['parse']}", total=None)
+
+        def advance(phase: str, done: int, total: int | None) -> None:
+            description = f"{label}: {_PHASES.get(phase, phase)}"
+            bar.update(task, description=description, completed=done, total=total)
+
+        yield advance
 
 
 async def _import_one(
@@ -28,7 +72,7 @@ async def _import_one(
     dry_run: bool,
     withdraw_missing: bool,
 ) -> ImportReport:
-    with progress_bar(path.name) as progress:
+    with progress_bar(path.name, len(data)) as progress:
         async with session_scope(write=True) as session:
             return await imports.run(
                 session,

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
 import anyio.to_thread
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.enums import ChangeKind, ImportStatus, ItemStatus
-from app.errors import ForbiddenError, ImportFormatError
+from app.errors import ConflictError, ForbiddenError, ImportFormatError
 from app.models import Agency, ImportBatch, Item
 from app.models.types import utcnow
 from app.schemas.imports import (
@@ -25,6 +26,7 @@ from app.services import audit, revisions
 from app.services.importers import matching, registry
 from app.services.importers.prepare import (
     CONTENT_FIELDS,
+    PROGRESS_EVERY,
     AgencyInfo,
     Prepared,
     PreparedItem,
@@ -35,7 +37,58 @@ from app.services.revisions import Actor
 from app.services.validation import runner as validation
 from app.services.validation.rules import IssueData
 
-ProgressFn = Callable[[int, int], None]
+ProgressFn = Callable[[str, int, int | None], None]
+"""Called with (phase, done, total) in units of the whole import: parse, prepare, match, write.
+
+`total` is None while the file is still being parsed (its number of items is not known yet);
+after that it stays fixed and `done` only grows, reaching `total` when the import is written.
+"""
+
+# Units per item of each phase, roughly their share of the time on a large file: cleaning the
+# text and writing the rows dominate, matching is quick.
+_UNITS = {"parse": 1, "prepare": 2, "match": 1, "write": 4}
+_UNITS_PER_ITEM = sum(_UNITS.values())
+# Rows per write statement: the same page size SQLAlchemy's insertmanyvalues uses, so chunking
+# adds no statement, and the progress bar moves once per chunk.
+WRITE_CHUNK = 1000
+
+
+class _Progress:
+    """Maps each phase's own count onto one bar over the whole import."""
+
+    def __init__(self, report: ProgressFn | None) -> None:
+        self._report = report
+        self._items = 0
+        self.total: int | None = None
+
+    def parsing(self) -> None:
+        if self._report is not None:
+            self._report("parse", 0, None)
+
+    def parsed(self, items: int) -> None:
+        self._items = max(items, 1)
+        self.total = self._items * _UNITS_PER_ITEM
+        self._at("parse", 1.0)
+
+    def _at(self, phase: str, fraction: float) -> None:
+        if self._report is None or self.total is None:
+            return
+        before = 0
+        for name, units in _UNITS.items():
+            if name == phase:
+                break
+            before += units
+        units = _UNITS[phase]
+        done = self._items * before + round(self._items * units * min(max(fraction, 0.0), 1.0))
+        self._report(phase, done, self.total)
+
+    def step(self, phase: str, done: int, of: int) -> None:
+        self._at(phase, done / of if of else 1.0)
+
+    def finished(self) -> None:
+        """Nothing is left to do (a dry run or an unchanged file skips the writing)."""
+        if self._report is not None and self.total is not None:
+            self._report("done", self.total, self.total)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,8 +203,15 @@ async def _plan(
     agencies: dict[str, AgencyInfo],
     request: ImportRequest,
     actor: Actor,
-    progress: ProgressFn | None,
+    progress: _Progress | None,
+    *,
+    lock: bool,
 ) -> _Plan:
+    """Match the file's rows to the stored items; `lock` holds the agency's items until commit.
+
+    The lock (SELECT ... FOR UPDATE on PostgreSQL; SQLite writers already hold the database) keeps
+    another writer from changing an item between this read and the bulk UPDATE that replaces it.
+    """
     plan = _Plan(ImportCounts(items=len(prepared_items)), [], [], [], [])
     by_agency: dict[str, list[PreparedItem]] = {}
     for row in prepared_items:
@@ -170,12 +230,14 @@ async def _plan(
         existing: list[Item] = []
         if agency is not None:
             stmt = select(Item).where(Item.agency_id == agency.id).order_by(Item.id)
+            if lock:
+                stmt = stmt.with_for_update()
             existing = list((await session.scalars(stmt)).all())
         pairs = matching.match([_key(r.values) for r in rows], [_item_key(i) for i in existing])
         for index, row in enumerate(rows):
             done += 1
-            if progress is not None:
-                progress(done, plan.counts.items)
+            if progress is not None and (done % PROGRESS_EVERY == 0 or done == plan.counts.items):
+                progress.step("match", done, plan.counts.items)
             if index not in pairs:
                 plan.counts.new += 1
                 plan.create.append((row, agency))
@@ -208,35 +270,114 @@ async def _plan(
     return plan
 
 
-async def _apply(
-    session: AsyncSession, plan: _Plan, request: ImportRequest, batch: ImportBatch, actor: Actor
+def _chunks(rows: Sequence[Any]) -> list[Sequence[Any]]:
+    return [rows[i : i + WRITE_CHUNK] for i in range(0, len(rows), WRITE_CHUNK)]
+
+
+# Bulk UPDATEs by id, guarded by the version the plan read; the b_ names keep the WHERE
+# parameters apart from the SET columns, which come from the rows' keys.
+_TABLE = cast(Table, Item.__table__)
+_BY_ID_AND_VERSION = (_TABLE.c.id == bindparam("b_id")) & (
+    _TABLE.c.version == bindparam("b_version")
+)
+
+
+def _replacement_values(file_name: str, row: PreparedItem, batch: ImportBatch) -> dict[str, Any]:
+    return {
+        **{name: row.values.get(name) for name in CONTENT_FIELDS},
+        **_source(file_name, row),
+        "status": ItemStatus(row.status),
+        "import_batch_id": batch.id,
+    }
+
+
+# (item, the values it had before) for every stored item an import updated
+_Undo = list[tuple[Item, dict[str, Any]]]
+
+
+async def _update_items(
+    session: AsyncSession, rows: list[tuple[Item, dict[str, Any]]], undo: _Undo
 ) -> None:
-    now = batch.started_at
-    rows: list[dict[str, Any]] = []
-    for row, agency in plan.create:
-        assert agency is not None  # agencies exist unless this is a dry run
-        rows.append(
-            {
-                "agency_id": agency.id,
-                "status": ItemStatus(row.status),
-                "version": 1,
-                "import_key": _import_key(row.values),
-                "import_batch_id": batch.id,
-                "created_at": now,
-                "updated_at": now,
-                **{name: row.values.get(name) for name in CONTENT_FIELDS},
-                **_source(request.file_name, row),
-            }
+    """One executemany UPDATE for rows that set the same columns; the session's objects follow."""
+    params = [
+        {**values, "b_id": item.id, "b_version": item.version, "version": item.version + 1}
+        for item, values in rows
+    ]
+    result = await session.execute(update(_TABLE).where(_BY_ID_AND_VERSION), params)
+    # SQLite counts the rows of an executemany; asyncpg does not, and there the plan's
+    # FOR UPDATE lock is what guarantees that every row still had the version read.
+    if session.get_bind().dialect.supports_sane_multi_rowcount and (
+        getattr(result, "rowcount", -1) != len(params)
+    ):
+        raise ConflictError("an item changed while the file was being imported")
+    for (item, values), row_params in zip(rows, params, strict=True):
+        undo.append((item, {name: getattr(item, name) for name in (*values, "version")}))
+        # Keep the identity map true to the database without reloading: the caller (and a test
+        # in the same session) sees the written values.
+        for name, value in values.items():
+            set_committed_value(item, name, value)
+        set_committed_value(item, "version", row_params["version"])
+
+
+async def _insert_items(session: AsyncSession, rows: list[dict[str, Any]]) -> list[int]:
+    """INSERT ... RETURNING for many new items at once; their ids in the order of `rows`."""
+    lines = [row["source_line"] for row in rows]
+    if len(set(lines)) < len(lines):
+        result = await session.scalars(
+            insert(Item).returning(Item.id, sort_by_parameter_order=True), rows
         )
-    entries: list[revisions.Entry] = []
-    if rows:
-        # One set-based INSERT ... RETURNING for the new items (executemany batches), no ORM
-        # object per row; their revisions are built from the same values.
-        ids = (
-            await session.scalars(
-                insert(Item).returning(Item.id, sort_by_parameter_order=True), rows
+        return list(result.all())
+    # Rows of one file start on different lines, so RETURNING the line maps each id back to
+    # its row and the INSERT needs no order: SQLite cannot keep the order of a batched
+    # INSERT ... RETURNING and sends one statement per row for sort_by_parameter_order.
+    returned = await session.execute(insert(Item).returning(Item.id, Item.source_line), rows)
+    by_line = {line: item_id for item_id, line in returned}
+    return [by_line[line] for line in lines]
+
+
+async def _apply(
+    session: AsyncSession,
+    plan: _Plan,
+    request: ImportRequest,
+    batch: ImportBatch,
+    actor: Actor,
+    progress: _Progress | None = None,
+) -> _Undo:
+    """Write the plan set-based: INSERT ... RETURNING for new items, executemany UPDATEs by id
+    and version for changed ones, bulk inserts of their revisions; a fixed number of statements
+    per chunk of WRITE_CHUNK rows, never one per item. Returns what the updated items were.
+    """
+    undo: _Undo = []
+    now = batch.started_at
+    actor = replace(actor, reason=actor.reason or f"import {request.file_name}")
+    to_write = len(plan.create) + len(plan.modify)
+    written = 0
+
+    def advance(rows: int) -> None:
+        nonlocal written
+        written += rows
+        if progress is not None:
+            progress.step("write", written, to_write)
+
+    advance(0)
+    for chunk in _chunks(plan.create):
+        rows: list[dict[str, Any]] = []
+        for row, agency in chunk:
+            assert agency is not None  # agencies exist unless this is a dry run
+            rows.append(
+                {
+                    "agency_id": agency.id,
+                    "status": ItemStatus(row.status),
+                    "version": 1,
+                    "import_key": _import_key(row.values),
+                    "import_batch_id": batch.id,
+                    "created_at": now,
+                    "updated_at": now,
+                    **{name: row.values.get(name) for name in CONTENT_FIELDS},
+                    **_source(request.file_name, row),
+                }
             )
-        ).all()
+        ids = await _insert_items(session, rows)
         entries = [
             revisions.Entry(
                 item_id,
@@ -247,30 +388,30 @@ async def _apply(
             )
             for values, item_id in zip(rows, ids, strict=True)
         ]
-    befores: list[dict[str, Any]] = []
-    for item, _kind, replacement in plan.modify:
-        befores.append(revisions.snapshot(item))
-        if replacement is None:
-            item.status = ItemStatus.WITHDRAWN
-        else:
-            for name in CONTENT_FIELDS:
-                setattr(item, name, replacement.values.get(name))
-            for name, value in _source(request.file_name, replacement).items():
-                setattr(item, name, value)
-            item.status = ItemStatus(replacement.status)
-            item.import_batch_id = batch.id
-        item.updated_at = now
-    await session.flush()
-    for (item, kind, _row), before in zip(plan.modify, befores, strict=True):
-        after = revisions.snapshot(item)
-        entries.append(revisions.entry(item, kind, revisions.changed_fields(before, after)))
-    await revisions.record(
-        session,
-        entries,
-        actor=replace(actor, reason=actor.reason or f"import {request.file_name}"),
-        import_batch_id=batch.id,
-        at=now,
-    )
+        await revisions.record(session, entries, actor=actor, import_batch_id=batch.id, at=now)
+        advance(len(chunk))
+    for modify_chunk in _chunks(plan.modify):
+        befores = [revisions.snapshot(item) for item, _kind, _row in modify_chunk]
+        replaced: list[tuple[Item, dict[str, Any]]] = []
+        withdrawn: list[tuple[Item, dict[str, Any]]] = []
+        for item, _kind, replacement in modify_chunk:
+            if replacement is None:
+                withdrawn.append((item, {"status": ItemStatus.WITHDRAWN, "updated_at": now}))
+            else:
+                values = _replacement_values(request.file_name, replacement, batch)
+                replaced.append((item, {**values, "updated_at": now}))
+        # Two shapes of row (a replacement sets every field, a withdrawal only the status):
+        # one executemany each, as executemany needs the same columns in every row.
+        for group in (replaced, withdrawn):
+            if group:
+                await _update_items(session, group, undo)
+        entries = []
+        for (item, kind, _row), before in zip(modify_chunk, befores, strict=True):
+            after = revisions.snapshot(item)
+            entries.append(revisions.entry(item, kind, revisions.changed_fields(before, after)))
+        await revisions.record(session, entries, actor=actor, import_batch_id=batch.id, at=now)
+        advance(len(modify_chunk))
+    return undo
 
 
 async def _issues_of(session: AsyncSession, agency_ids: set[int]) -> list[IssueData]:
@@ -294,9 +435,10 @@ async def _rehearse(
     before = await _issues_of(session, await _agency_ids(session, names))
     newest_id = await session.scalar(select(func.max(Item.id))) or 0
     savepoint = await session.begin_nested()
+    undo: _Undo = []
     try:
         real = replace(request, dry_run=False)
-        plan = await _plan(session, prepared.items, prepared.agencies, real, actor, None)
+        plan = await _plan(session, prepared.items, prepared.agencies, real, actor, None, lock=True)
         if plan.create or plan.modify:
             batch = ImportBatch(
                 file_name=request.file_name[:255],
@@ -308,10 +450,15 @@ async def _rehearse(
             )
             session.add(batch)
             await session.flush()
-            await _apply(session, plan, real, batch, actor)
+            undo = await _apply(session, plan, real, batch, actor)
         after = await _issues_of(session, await _agency_ids(session, names))
     finally:
         await savepoint.rollback()
+        # The bulk UPDATEs bypassed the unit of work, so the rollback does not know to expire
+        # those objects: give them back the values the database has again.
+        for item, values in reversed(undo):
+            for name, value in values.items():
+                set_committed_value(item, name, value)
     issues = []
     for issue in validation.added(before, after):
         doc = issue.as_json()
@@ -336,9 +483,19 @@ async def run(
         ImportFormatError: the file cannot be read as any supported layout, or has unreadable rows.
     """
     sha256 = hashlib.sha256(request.data).hexdigest()
+    bar = _Progress(progress)
+    bar.parsing()
     # Parsing is CPU work: keep it off the event loop so a server stays responsive.
     fmt, parsed = await anyio.to_thread.run_sync(registry.read, request.data, request.format)
-    prepared = await anyio.to_thread.run_sync(lambda: prepare(parsed, agency=request.agency))
+    items = len(parsed.items)
+    bar.parsed(items)
+    prepared = await anyio.to_thread.run_sync(
+        lambda: prepare(
+            parsed,
+            agency=request.agency,
+            progress=lambda done: bar.step("prepare", done, items),
+        )
+    )
     problems = [_problem(request.file_name, p) for p in prepared.problems]
     unreadable = [p for p in problems if p.severity == "error"]
     if unreadable and not request.dry_run:
@@ -350,7 +507,9 @@ async def run(
             f"line {first.line}: {first.message}{more}",
             details={"problems": [p.model_dump(mode="json") for p in unreadable[:100]]},
         )
-    plan = await _plan(session, prepared.items, prepared.agencies, request, actor, progress)
+    plan = await _plan(
+        session, prepared.items, prepared.agencies, request, actor, bar, lock=not request.dry_run
+    )
     plan.counts.warnings = sum(1 for p in problems if p.severity == "warning")
     plan.counts.errors = sum(1 for p in problems if p.severity == "error")
     report = ImportReport(
@@ -369,9 +528,11 @@ async def run(
     if request.dry_run:
         if not unreadable:
             report.validation = await _rehearse(session, prepared, request, actor)
+        bar.finished()
         return report
     if not (plan.create or plan.modify):
         report.status = "unchanged"
+        bar.finished()
         return report
 
     batch = ImportBatch(
@@ -385,7 +546,7 @@ async def run(
     )
     session.add(batch)
     await session.flush()
-    await _apply(session, plan, request, batch, actor)
+    await _apply(session, plan, request, batch, actor, bar)
     report.batch_id = batch.id
     report.status = "imported"
     batch.status = ImportStatus.SUCCEEDED
@@ -400,4 +561,5 @@ async def run(
         target_id=batch.id,
         change={"file": request.file_name, "sha256": sha256, "counts": plan.counts.model_dump()},
     )
+    bar.finished()
     return report

@@ -87,6 +87,25 @@ class Actor:
         return self.agency_ids is None or (agency_id is not None and agency_id in self.agency_ids)
 
 
+async def _insert_revisions(session: AsyncSession, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert revision rows in bulk; their ids in the order of `rows`."""
+    item_ids = [row["item_id"] for row in rows]
+    if len(set(item_ids)) < len(item_ids):
+        # Two revisions of one item: only the parameter order tells them apart.
+        result = await session.scalars(
+            insert(ItemRevision).returning(ItemRevision.id, sort_by_parameter_order=True), rows
+        )
+        return list(result.all())
+    # RETURNING the item id maps each new id back to its row, so the INSERT needs no order:
+    # SQLite cannot keep the order of a batched INSERT ... RETURNING and would send one
+    # statement per row for sort_by_parameter_order; this way every database gets one batch.
+    returned = await session.execute(
+        insert(ItemRevision).returning(ItemRevision.id, ItemRevision.item_id), rows
+    )
+    by_item = {item_id: revision_id for revision_id, item_id in returned}
+    return [by_item[item_id] for item_id in item_ids]
+
+
 async def record(
     session: AsyncSession,
     entries: Sequence[Entry],
@@ -114,12 +133,7 @@ async def record(
         }
         for e in entries
     ]
-    revision_ids = (
-        await session.scalars(
-            insert(ItemRevision).returning(ItemRevision.id, sort_by_parameter_order=True),
-            revision_rows,
-        )
-    ).all()
+    revision_ids = await _insert_revisions(session, revision_rows)
     txid = await current_txid(session)
     await session.execute(
         insert(Change),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -137,11 +138,26 @@ def _agency_info(name: str, items: list[PreparedItem]) -> AgencyInfo:
     return info
 
 
-def prepare(result: ParseResult, *, agency: str | None) -> Prepared:
-    """Clean every item and decide which agency it belongs to."""
+# How many items pass between two progress reports: often enough for a bar, cheap enough to ignore.
+PROGRESS_EVERY = 50
+
+
+def prepare(
+    result: ParseResult,
+    *,
+    agency: str | None,
+    progress: Callable[[int], None] | None = None,
+) -> Prepared:
+    """Clean every item and decide which agency it belongs to.
+
+    `progress`, when given, is called with the number of items prepared so far (from the thread
+    that runs this function).
+    """
     prepared = Prepared(problems=list(result.problems))
     title_agency = _agency_from_title(result.title)
-    for parsed in result.items:
+    for index, parsed in enumerate(result.items, start=1):
+        if progress is not None and index % PROGRESS_EVERY == 0:
+            progress(index)
         values = _values(parsed, prepared.problems)
         owner = (
             agency
@@ -172,6 +188,8 @@ def prepare(result: ParseResult, *, agency: str | None) -> Prepared:
                 status=parsed.status or "active",
             )
         )
+    if progress is not None:
+        progress(len(result.items))
     by_agency: dict[str, list[PreparedItem]] = {}
     for item in prepared.items:
         by_agency.setdefault(item.agency, []).append(item)
