@@ -12,7 +12,7 @@ PYTEST_WORKERS ?= 2
 RESULTS := var/test-results
 
 .PHONY: help install install-dev run serve migrate seed test test-sqlite test-postgres lint fmt \
-        typecheck openapi lock bench clean chromium fuzz
+        typecheck openapi lock bench bench-smoke clean chromium fuzz wrk
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -72,7 +72,21 @@ test-postgres: install-dev
 	    -m "not slow and not bench" --junitxml=$(RESULTS)/postgres.xml \
 	    tests/integration tests/api tests/migrations tests/contract tests/cli
 
-test: lint test-sqlite test-postgres ## lint, type checks, and the whole suite on SQLite and PostgreSQL
+# The benchmark harness at 10k items on both databases, briefly: proves it runs, measures nothing.
+bench-smoke: install-dev wrk
+	@mkdir -p $(RESULTS)
+	POWERCAT_TEST_DATABASE_URL="$(PG_TEST_URL)" $(BIN)/pytest -m bench tests/bench \
+	    --junitxml=$(RESULTS)/bench.xml
+
+test: lint test-sqlite test-postgres bench-smoke ## lint, type checks, the whole suite on SQLite and PostgreSQL, the bench smoke
+
+# Debian's wrk drives the HTTP benchmarks: one load generator for powercat and its baselines.
+wrk: ## install Debian's wrk for the benchmark when it is missing (needs root)
+	@command -v wrk >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y wrk)
+
+BENCH_SIZES ?= 10000 100000 1000000
+bench: install-dev wrk ## benchmark at BENCH_SIZES on PostgreSQL and SQLite: table + bench/results/*.json
+	BENCH_SIZES="$(BENCH_SIZES)" $(BIN)/python -m bench
 
 FUZZ_EXAMPLES ?= 500
 fuzz: install-dev ## long Schemathesis run (FUZZ_EXAMPLES per operation) on SQLite and PostgreSQL

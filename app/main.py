@@ -18,7 +18,7 @@ from app.api.middleware import (
     TimeoutMiddleware,
 )
 from app.api.routes import api_router, docs, health
-from app.db.engine import create_engine, create_sessionmaker
+from app.db.engine import create_engine, create_read_sessionmaker, create_sessionmaker
 from app.settings import Settings, get_settings
 
 DESCRIPTION = """\
@@ -35,9 +35,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        engine = create_engine(settings)
+        engine = create_engine(settings, pooled=True)
         read_engine = (
-            create_engine(settings, url=settings.read_database_url, read_only=True)
+            create_engine(settings, url=settings.read_database_url, read_only=True, pooled=True)
             if settings.read_database_url
             else None
         )
@@ -45,8 +45,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield {
                 "engine": engine,
                 "sessionmaker": create_sessionmaker(engine),
+                "reads_sessionmaker": create_read_sessionmaker(engine),
                 "read_engine": read_engine,
                 "read_sessionmaker": read_engine and create_sessionmaker(read_engine),
+                "replica_reads_sessionmaker": read_engine and create_read_sessionmaker(read_engine),
             }
         finally:
             await engine.dispose()

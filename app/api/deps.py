@@ -25,8 +25,11 @@ from app.services import keys
 from app.services.revisions import Actor
 from app.settings import Settings, get_settings
 
+# Every dependency is `async def`, even those that do no I/O: FastAPI runs a plain `def`
+# dependency in the thread pool, and those hops cost a lookup more than its query does.
 
-def get_engine(request: Request) -> AsyncEngine:
+
+async def get_engine(request: Request) -> AsyncEngine:
     engine: AsyncEngine = request.state.engine
     return engine
 
@@ -38,8 +41,10 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     writes (the key lookup comes first) could otherwise fail at once with "database is locked"
     instead of waiting its turn.
     """
-    maker: async_sessionmaker[AsyncSession] = request.state.sessionmaker
     writes = request.method not in {"GET", "HEAD", "OPTIONS"}
+    maker: async_sessionmaker[AsyncSession] = (
+        request.state.sessionmaker if writes else request.state.reads_sessionmaker
+    )
     with write_transaction() if writes else nullcontext():
         async with maker() as session, session.begin():
             yield session
@@ -47,7 +52,13 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 EngineDep = Annotated[AsyncEngine, Depends(get_engine)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+async def settings_dependency() -> Settings:
+    return get_settings()
+
+
+SettingsDep = Annotated[Settings, Depends(settings_dependency)]
 
 
 # An If-Match value as RFC 9110 writes it: `*` or a list of entity tags (ours: strong, "<version>").
@@ -83,7 +94,7 @@ def parse_if_match(value: str | None) -> int | None:
     return NO_VERSION
 
 
-def get_if_match(
+async def get_if_match(
     if_match: Annotated[
         str,
         Header(
@@ -121,7 +132,7 @@ async def get_principal(request: Request, session: SessionDep) -> Actor | None:
 PrincipalDep = Annotated[Actor | None, Depends(get_principal)]
 
 
-def require_reader(principal: PrincipalDep, settings: SettingsDep) -> None:
+async def require_reader(principal: PrincipalDep, settings: SettingsDep) -> None:
     """Reads are open when POWERCAT_PUBLIC_READ is true; otherwise any valid key may read."""
     if principal is None and not settings.public_read:
         raise UnauthorizedError("reading needs an API key (POWERCAT_PUBLIC_READ is off)")
@@ -136,7 +147,7 @@ BEARER = HTTPBearer(
 )
 
 
-def get_actor(
+async def get_actor(
     principal: PrincipalDep,
     _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
     x_change_reason: Annotated[
@@ -161,7 +172,7 @@ def get_actor(
     return replace(principal, reason=reason)
 
 
-def get_admin(actor: Annotated[Actor, Depends(get_actor)]) -> Actor:
+async def get_admin(actor: Annotated[Actor, Depends(get_actor)]) -> Actor:
     """An admin key.
 
     Raises:
@@ -172,9 +183,7 @@ def get_admin(actor: Annotated[Actor, Depends(get_actor)]) -> Actor:
     return actor
 
 
-def get_read_sessionmaker(
-    request: Request, principal: PrincipalDep
-) -> async_sessionmaker[AsyncSession]:
+def _read_maker(request: Request, principal: Actor | None) -> async_sessionmaker[AsyncSession]:
     """The sessionmaker reads use: the replica's, unless none is set or the caller writes.
 
     Callers holding a write or admin key read the primary: they are the ones who change items and
@@ -190,6 +199,12 @@ def get_read_sessionmaker(
     return replica
 
 
+async def get_read_sessionmaker(
+    request: Request, principal: PrincipalDep
+) -> async_sessionmaker[AsyncSession]:
+    return _read_maker(request, principal)
+
+
 ReadSessionmakerDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_read_sessionmaker)]
 
 
@@ -198,17 +213,18 @@ async def get_read_session(
 ) -> AsyncIterator[AsyncSession]:
     """The session for a read: on the replica (POWERCAT_READ_DATABASE_URL) when one is set.
 
-    Who goes where is get_read_sessionmaker's rule. `primary` opens no connection unless it is
+    Who goes where is _read_maker's rule. `primary` opens no connection unless it is
     used (the key lookup uses it), so a replica read costs the primary nothing; and when there is
     no replica, reads share the request's one session, as tests that override get_session expect.
     """
     replica: async_sessionmaker[AsyncSession] | None = getattr(
         request.state, "read_sessionmaker", None
     )
-    if replica is None or get_read_sessionmaker(request, principal) is not replica:
+    if replica is None or _read_maker(request, principal) is not replica:
         yield primary
         return
-    async with replica() as session, session.begin():
+    reads: async_sessionmaker[AsyncSession] = request.state.replica_reads_sessionmaker
+    async with reads() as session, session.begin():
         yield session
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import make_url
 from sqlalchemy.engine import URL
@@ -40,12 +41,17 @@ def parse_url(raw: str) -> URL:
 
 
 def create_engine(
-    settings: Settings, *, url: str | None = None, read_only: bool = False
+    settings: Settings, *, url: str | None = None, read_only: bool = False, pooled: bool = False
 ) -> AsyncEngine:
     """Build the async engine for `url` (default: settings.database_url).
 
     `read_only` engines (the read replica) refuse writes at the database, so a write routed to
     them by mistake fails loudly instead of landing on the wrong server.
+
+    `pooled` SQLite engines keep their connections: the server's lifespan creates and disposes
+    its engine on one event loop, and opening a SQLite connection (a thread, the PRAGMAs) costs
+    more than a lookup. Elsewhere (CLI, tests) several loops may share an engine, so the default
+    opens a connection per use. PostgreSQL engines are always pooled.
     """
     parsed = parse_url(url or settings.database_url)
     logging_name = "powercat.read" if read_only else "powercat"
@@ -53,9 +59,17 @@ def create_engine(
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        # One file, many short connections: pooling buys little and NullPool never hands a
-        # connection across event loops (tests and the CLI run several loops).
-        engine = create_async_engine(parsed, poolclass=NullPool, logging_name=logging_name)
+        # NullPool never hands a connection across event loops (tests and the CLI run several).
+        pool: dict[str, Any] = (
+            {
+                "pool_size": settings.db_pool_size,
+                "max_overflow": 0,
+                "pool_timeout": settings.db_pool_timeout_s,
+            }
+            if pooled
+            else {"poolclass": NullPool}
+        )
+        engine = create_async_engine(parsed, logging_name=logging_name, **pool)
         sqlite.install(engine, busy_timeout_ms=settings.sqlite_busy_timeout_ms, read_only=read_only)
         return engine
     server_settings = {"application_name": logging_name}
@@ -63,7 +77,10 @@ def create_engine(
         server_settings["default_transaction_read_only"] = "on"
     return create_async_engine(
         parsed,
-        pool_pre_ping=True,
+        # No pre-ping: it costs three round trips (BEGIN, a ping, ROLLBACK) on every checkout,
+        # more than a lookup itself. A connection the database dropped fails its request with a
+        # 503 (Retry-After), and SQLAlchemy then recycles every pooled connection older than the
+        # failure, so the requests after it reconnect (tests/api/test_faults.py).
         pool_size=settings.db_pool_size,
         max_overflow=0,
         pool_timeout=settings.db_pool_timeout_s,
@@ -80,6 +97,20 @@ def create_engine(
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep loaded attributes after commit (responses are built after it)."""
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def create_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for requests that only read.
+
+    On PostgreSQL their connections run in autocommit: under READ COMMITTED every statement takes
+    its own snapshot anyway, so a transaction around a read adds nothing but the BEGIN and COMMIT
+    round trips, which for a lookup by code are two of its three. (Exports, which need one
+    snapshot for the whole file, open their own REPEATABLE READ transaction.) SQLite's BEGIN is
+    not a round trip, and its read transaction keeps a multi-statement read on one WAL snapshot.
+    """
+    if engine.dialect.name == "postgresql":
+        engine = engine.execution_options(isolation_level="AUTOCOMMIT")
     return async_sessionmaker(engine, expire_on_commit=False)
 
 

@@ -109,7 +109,16 @@ def to_read(rows: Iterable[Mapping[str, Any]]) -> list[ItemRead]:
     return [ItemRead.model_validate(item_document(r)) for r in rows]
 
 
-async def fetch_items(session: AsyncSession, stmt: Select[Any]) -> list[ItemRead]:
-    """Run a statement built on item_select() and return ItemRead models."""
-    result = await session.execute(stmt)
+async def fetch_items(
+    session: AsyncSession, stmt: Select[Any], params: Mapping[str, Any] | None = None
+) -> list[ItemRead]:
+    """Run a statement built on item_select() and return ItemRead models.
+
+    Through the session's connection (Core), not Session.execute: the rows are plain columns,
+    and the ORM's execution layer would only add its cost to every lookup.
+    """
+    if session.new or session.dirty or session.deleted:
+        await session.flush()  # what Session.execute's autoflush would do: show pending writes
+    connection = await session.connection()
+    result = await connection.execute(stmt, params or {})
     return to_read(result.mappings())

@@ -1,0 +1,1 @@
+"""`make bench`: powercat's paths measured against same-run baselines (docs/performance.md)."""

@@ -1,0 +1,737 @@
+"""The benchmark: each path of powercat measured next to a baseline taken in the same run.
+
+This machine is shared and noisy, so an absolute time says little; a ratio to a baseline that
+ran seconds before, on the same data and the same database, says how much powercat itself costs.
+Every measurement is a `Figure`: the value, its baseline, their ratio and the target, if any.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import func, make_url, select, text
+
+from app.db import migrations
+from app.db.engine import create_engine, create_sessionmaker
+from app.models import Change, Item
+from app.services import imports
+from app.services.revisions import Actor
+from app.services.validation import runner
+from app.settings import Settings
+from bench import generate
+
+ROOT = Path(__file__).resolve().parents[1]
+WORK = ROOT / "var" / "bench"
+BIN = Path(sys.executable).parent
+PG_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+LOGS = WORK  # where server logs go; main() points it at the run's work folder
+
+
+PATHS = ("import", "validation", "lookup", "search", "export", "feed")
+
+
+@dataclass
+class Figure:
+    """One measured path: `value` against `baseline` (same unit), ratio = value / baseline."""
+
+    path: str
+    backend: str
+    size: int
+    unit: str
+    value: float
+    baseline: float | None = None
+    baseline_name: str = ""
+    target: str = ""
+    met: bool | None = None
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float | None:
+        return self.value / self.baseline if self.baseline else None
+
+
+@dataclass(frozen=True)
+class Config:
+    sizes: tuple[int, ...]
+    backends: tuple[str, ...]
+    duration: float  # seconds of load per HTTP measurement
+    rounds: int  # alternating rounds of (powercat, baseline) per HTTP measurement
+    connections: int
+    search_samples: int
+    pg_url: str = PG_ADMIN_URL
+    paths: tuple[str, ...] = PATHS
+    work: Path = WORK  # generated files, SQLite databases, server logs
+    db_prefix: str = "powercat_bench"  # PostgreSQL databases are <prefix>_<size>
+
+
+# --- databases --------------------------------------------------------------------------------
+
+
+def database_url(backend: str, size: int, cfg: Config) -> str:
+    if backend == "sqlite":
+        return f"sqlite+aiosqlite:///{cfg.work / f'bench-{size}.db'}"
+    database = f"{cfg.db_prefix}_{size}"
+    return make_url(cfg.pg_url).set(database=database).render_as_string(False)
+
+
+async def recreate(url: str) -> None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{parsed.database}{suffix}").unlink(missing_ok=True)
+        return
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    admin = create_async_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+            await conn.execute(
+                text(
+                    f"CREATE DATABASE \"{parsed.database}\" ENCODING 'UTF8' TEMPLATE template0 "
+                    "LC_COLLATE 'C' LC_CTYPE 'C.UTF-8'"
+                )
+            )
+    finally:
+        await admin.dispose()
+
+
+def driver_dsn(url: str) -> str:
+    """The URL as the bare driver takes it (asyncpg DSN, or the SQLite file path)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return str(parsed.database)
+    return parsed.set(drivername="postgresql").render_as_string(False)
+
+
+# --- import -----------------------------------------------------------------------------------
+
+BARE_COLUMNS = (
+    "agency", "seq", "name", "sub_item_name", "power_type", "local_code", "sub_local_code",
+    "exercising_body", "handling_unit", "legal_basis", "responsibilities", "accountability",
+    "remarks",
+)  # fmt: skip
+
+
+def bare_rows(paths: Sequence[Path]) -> list[tuple[Any, ...]]:
+    rows = []
+    for path in paths:
+        with path.open(encoding="utf-8") as lines:
+            for line in lines:
+                d = json.loads(line)
+                rows.append(
+                    (d["agency"]["name"], d["seq"], d["name"], d["sub_item_name"],
+                     d["power_type"]["raw"], d["local_code"], d["sub_local_code"],
+                     d["exercising_body"], d["handling_unit"], d["legal_basis"],
+                     d["responsibilities"], d["accountability"], d["remarks"])
+                )  # fmt: skip
+    return rows
+
+
+async def bulk_load_baseline(url: str, rows: list[tuple[Any, ...]]) -> float:
+    """Rows/s of the plainest bulk load into a bare table: COPY, or executemany on SQLite."""
+    columns = ", ".join(f"{c} {'integer' if c == 'seq' else 'text'}" for c in BARE_COLUMNS)
+    if make_url(url).get_backend_name() == "sqlite":
+        import sqlite3
+
+        conn = sqlite3.connect(driver_dsn(url))
+        try:
+            conn.execute("DROP TABLE IF EXISTS bench_bare")
+            conn.execute(f"CREATE TABLE bench_bare ({columns})")
+            started = time.perf_counter()
+            with conn:
+                marks = ", ".join("?" for _ in BARE_COLUMNS)
+                conn.executemany(f"INSERT INTO bench_bare VALUES ({marks})", rows)
+            elapsed = time.perf_counter() - started
+            conn.execute("DROP TABLE bench_bare")
+        finally:
+            conn.close()
+        return len(rows) / elapsed
+    import asyncpg
+
+    pg = await asyncpg.connect(driver_dsn(url))
+    try:
+        await pg.execute(f"DROP TABLE IF EXISTS bench_bare; CREATE TABLE bench_bare ({columns})")
+        started = time.perf_counter()
+        await pg.copy_records_to_table("bench_bare", records=rows, columns=list(BARE_COLUMNS))
+        elapsed = time.perf_counter() - started
+        await pg.execute("DROP TABLE bench_bare")
+    finally:
+        await pg.close()
+    return len(rows) / elapsed
+
+
+async def run_import(url: str, paths: Sequence[Path]) -> float:
+    """Seconds to import every file, each in its own transaction, as `powercat import` does."""
+    engine = create_engine(Settings(database_url=url))
+    maker = create_sessionmaker(engine)
+    actor = Actor("bench")
+    started = time.perf_counter()
+    try:
+        for path in paths:
+            request = imports.ImportRequest(
+                file_name=path.name, data=path.read_bytes(), format="ndjson"
+            )
+            async with maker() as session, session.begin():
+                report = await imports.run(session, request, actor=actor)
+            if report.status != "imported":
+                raise RuntimeError(f"{path.name}: import said {report.status}")
+    finally:
+        await engine.dispose()
+    return time.perf_counter() - started
+
+
+# --- servers and load -------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def server(argv: list[str], env: dict[str, str], port: int) -> Iterator[str]:
+    """Run a server until the block ends; yields its base URL once it answers."""
+    log = (LOGS / f"server-{port}.log").open("wb")
+    proc = subprocess.Popen(argv, env={**os.environ, **env}, stdout=log, stderr=log)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"server exited: {' '.join(argv)} (see {log.name})")
+            with contextlib.suppress(httpx.HTTPError):
+                httpx.get(base + "/healthz", timeout=1)
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"server did not start: {' '.join(argv)}")
+            time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def powercat_server(url: str, workers: int = 1) -> contextlib.AbstractContextManager[str]:
+    port = free_port()
+    env = {
+        "POWERCAT_DATABASE_URL": url,
+        "POWERCAT_LOG_LEVEL": "warning",  # no access log, as for the baseline
+        "POWERCAT_RATE_LIMIT_PER_MINUTE": "1000000000",  # the load generator is one address
+    }
+    argv = [str(BIN / "powercat"), "serve", "--port", str(port), "--workers", str(workers)]
+    return server(argv, env, port)
+
+
+def responder_server(url: str) -> contextlib.AbstractContextManager[str]:
+    port = free_port()
+    argv = [
+        str(BIN / "python"), "-m", "uvicorn", "bench.responder:app", "--port", str(port),
+        "--log-level", "warning", "--no-access-log", "--no-server-header",
+    ]  # fmt: skip
+    return server(argv, {"BENCH_DB_URL": url, "PYTHONPATH": str(ROOT)}, port)
+
+
+@dataclass
+class Load:
+    rps: float
+    p50_ms: float
+    p95_ms: float
+    non2xx: int
+
+
+def wrk(base: str, paths_file: Path, cfg: Config) -> Load:
+    """Requests/s of `wrk` against `base`, cycling through the paths in `paths_file`."""
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t1",
+            f"-c{cfg.connections}",
+            f"-d{max(1, round(cfg.duration))}s",
+            "-s",
+            str(ROOT / "bench" / "lookup.lua"),
+            base,
+        ],
+        env={**os.environ, "BENCH_LOOKUP_FILE": str(paths_file)},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    extra = re.search(r"BENCH non2xx=(\d+) p50_us=(\d+) p95_us=(\d+)", out)
+    if not (rps and extra):
+        raise RuntimeError(f"unexpected wrk output:\n{out}")
+    return Load(
+        rps=float(rps.group(1)),
+        p50_ms=int(extra.group(2)) / 1000,
+        p95_ms=int(extra.group(3)) / 1000,
+        non2xx=int(extra.group(1)),
+    )
+
+
+async def unique_codes(url: str, limit: int = 2000) -> list[str]:
+    """Codes carried by exactly one item: the lookups that answer 200."""
+    engine = create_engine(Settings(database_url=url))
+    try:
+        async with engine.connect() as conn:
+            stmt = (
+                select(Item.local_code)
+                .where(Item.local_code.is_not(None))
+                .group_by(Item.local_code)
+                .having(func.count() == 1)
+                .order_by(func.min(Item.id))
+                .limit(limit)
+            )
+            return [str(c) for c in (await conn.scalars(stmt)).all()]
+    finally:
+        await engine.dispose()
+
+
+def alternate(cfg: Config, runs: dict[str, Any]) -> dict[str, list[Load]]:
+    """Run each measurement `rounds` times, interleaved, so drifting noise hits all alike.
+
+    Each is run once first and its result dropped: that run waits for every worker process to
+    finish starting, and fills the connection pools and statement caches.
+    """
+    for measure in runs.values():
+        measure()
+    results: dict[str, list[Load]] = {name: [] for name in runs}
+    for _ in range(cfg.rounds):
+        for name, measure in runs.items():
+            results[name].append(measure())
+    return results
+
+
+def median_rps(loads: list[Load]) -> float:
+    return statistics.median(load.rps for load in loads)
+
+
+def lookups(url: str, backend: str, size: int, codes: list[str], cfg: Config) -> list[Figure]:
+    paths_file = LOGS / f"lookup-paths-{backend}-{size}.txt"
+    paths_file.write_text("".join(f"/api/v1/items/by-code/{c}\n" for c in codes))
+    figures = []
+    with powercat_server(url) as app, responder_server(url) as bare:
+        # The baseline must answer the same document, or the comparison means nothing.
+        for code in codes[:20]:
+            ours = httpx.get(f"{app}/api/v1/items/by-code/{code}").json()
+            theirs = httpx.get(f"{bare}/api/v1/items/by-code/{code}").json()
+            if ours != theirs:
+                raise RuntimeError(f"the baseline answers another document for {code}")
+        loads = alternate(
+            cfg,
+            {
+                "powercat": lambda: wrk(app, paths_file, cfg),
+                "bare": lambda: wrk(bare, paths_file, cfg),
+            },
+        )
+    for name, runs in loads.items():
+        if any(run.non2xx for run in runs):
+            raise RuntimeError(f"{name} answered non-2xx during the lookup benchmark")
+    ours, bare_rps = median_rps(loads["powercat"]), median_rps(loads["bare"])
+    figures.append(
+        Figure(
+            "lookup by code (HTTP, 1 worker)", backend, size, "req/s", ours, bare_rps,
+            "bare asyncpg/aiosqlite responder", "≥ 0.6×", ours / bare_rps >= 0.6,
+            {"p95_ms": statistics.median(r.p95_ms for r in loads["powercat"]),
+             "baseline_p95_ms": statistics.median(r.p95_ms for r in loads["bare"])},
+        )
+    )  # fmt: skip
+    with powercat_server(url, workers=2) as app2:
+        two = alternate(cfg, {"two": lambda: wrk(app2, paths_file, cfg)})["two"]
+    figures.append(
+        Figure(
+            "lookup by code, serve --workers 2", backend, size, "req/s", median_rps(two), ours,
+            "the same with --workers 1", "> 1× (2 cores, shared with the database and wrk)",
+            median_rps(two) > ours,
+        )
+    )  # fmt: skip
+    return figures
+
+
+# --- search -----------------------------------------------------------------------------------
+
+SEARCH_FIELDS = ("name", "legal_basis", "responsibilities", "accountability", "remarks")
+
+
+def search_terms(cfg: Config) -> tuple[list[str], list[str]]:
+    """Deterministic terms from the vocabulary: 3–6 characters, and 1–2 characters."""
+    words = generate.vocabulary()
+    long_terms, short_terms = [], []
+    for n, phrase in enumerate(words.objects):
+        if len(phrase) >= 4:
+            start = n % (len(phrase) - 3)
+            long_terms.append(phrase[start : start + 3 + n % 3])
+        short_terms.append(phrase[n % len(phrase)] if n % 2 else phrase[:2])
+    k = cfg.search_samples
+    return sorted(set(long_terms))[:k], sorted(set(short_terms))[:k]
+
+
+async def scan_ids(url: str, term: str) -> set[int]:
+    """The items containing `term`, by a plain substring scan: the truth search must match."""
+    engine = create_engine(Settings(database_url=url))
+    try:
+        async with engine.connect() as conn:
+            columns = [getattr(Item, f) for f in SEARCH_FIELDS]
+            if engine.dialect.name == "sqlite":
+                where = [func.instr(c, term) > 0 for c in columns]
+            else:
+                where = [func.strpos(c, term) > 0 for c in columns]
+            from sqlalchemy import or_
+
+            return set((await conn.scalars(select(Item.id).where(or_(*where)))).all())
+    finally:
+        await engine.dispose()
+
+
+def api_ids(client: httpx.Client, term: str) -> set[int]:
+    found: set[int] = set()
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"q": term, "limit": 1000}
+        if cursor:
+            params["cursor"] = cursor
+        page = client.get("/api/v1/items", params=params).json()
+        found.update(item["id"] for item in page["items"])
+        cursor = page.get("next_cursor")
+        if not cursor:
+            return found
+
+
+def latencies(client: httpx.Client, params_list: list[dict[str, Any]], reps: int) -> list[float]:
+    times = []
+    for _ in range(reps):
+        for params in params_list:
+            started = time.perf_counter()
+            r = client.get("/api/v1/items", params=params)
+            times.append((time.perf_counter() - started) * 1000)
+            if r.status_code != 200:
+                raise RuntimeError(f"search {params} answered {r.status_code}")
+    return times
+
+
+def p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20)[-1] if len(values) > 1 else values[0]
+
+
+async def search(url: str, backend: str, size: int, cfg: Config) -> list[Figure]:
+    long_terms, short_terms = search_terms(cfg)
+    figures = []
+    reps = max(1, cfg.rounds)
+    with powercat_server(url) as base, httpx.Client(base_url=base, timeout=120) as client:
+        plain = latencies(client, [{"limit": 20}], reps * len(long_terms))
+        for label, terms, limit_ms in (
+            ("search, 3+ characters", long_terms, 50),
+            ("search, 1–2 characters", short_terms, 100),
+        ):
+            times = latencies(client, [{"q": t, "limit": 20} for t in terms], reps)
+            # Equality with a substring scan, on the terms whose results can be paged through.
+            checked, mismatched = 0, []
+            for term in terms:
+                truth = await scan_ids(url, term)
+                if len(truth) > 20_000:
+                    continue
+                checked += 1
+                if api_ids(client, term) != truth:
+                    mismatched.append(term)
+            if mismatched:
+                raise RuntimeError(f"search differs from a substring scan for {mismatched}")
+            value = p95(times)
+            figures.append(
+                Figure(
+                    f"{label}, p95 of the first page", backend, size, "ms", value, p95(plain),
+                    "p95 of listing a page without q", f"< {limit_ms} ms at 1M on PostgreSQL",
+                    value < limit_ms if backend == "postgres" and size >= 1_000_000 else None,
+                    {"terms": len(terms), "equal_to_scan": checked,
+                     "p50_ms": statistics.median(times)},
+                )
+            )  # fmt: skip
+    return figures
+
+
+# --- validation, export, feed -----------------------------------------------------------------
+
+
+async def validation_seconds(url: str) -> float:
+    """Seconds of a full validation run, stored as `POST /validation-runs` stores it."""
+    engine = create_engine(Settings(database_url=url))
+    maker = create_sessionmaker(engine)
+    try:
+        started = time.perf_counter()
+        async with maker() as session, session.begin():
+            await runner.run(session, actor="bench")
+        return time.perf_counter() - started
+    finally:
+        await engine.dispose()
+
+
+def export_run(url: str, agency: str | None) -> tuple[float, int]:
+    """(seconds, peak RSS in KiB) of `powercat export --format ndjson` in a process of its own."""
+    argv = [str(BIN / "powercat"), "export", "--format", "ndjson", "-o", os.devnull]
+    if agency:
+        argv += ["--agency", agency]
+    started = time.perf_counter()
+    proc = subprocess.Popen(argv, env={**os.environ, "POWERCAT_DATABASE_URL": url})
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"export failed: {argv}")
+    return elapsed, usage.ru_maxrss
+
+
+async def first_agency(url: str) -> str:
+    engine = create_engine(Settings(database_url=url))
+    try:
+        async with engine.connect() as conn:
+            return str(await conn.scalar(text("SELECT name FROM agency ORDER BY id LIMIT 1")))
+    finally:
+        await engine.dispose()
+
+
+def export(url: str, backend: str, size: int, small_agency: str) -> list[Figure]:
+    seconds, peak = export_run(url, None)
+    _, small_peak = export_run(url, small_agency)
+    growth_mb = (peak - small_peak) / 1024
+    return [
+        Figure(
+            "export ndjson, peak RSS growth", backend, size, "MB", growth_mb, small_peak / 1024,
+            "peak RSS exporting one agency", "< 100 MB at 1M", growth_mb < 100,
+            {"seconds": seconds, "items_per_s": size / seconds},
+        )
+    ]  # fmt: skip
+
+
+FEED_SQL = (
+    "SELECT c.id, c.txid, c.kind, c.item_id, c.version, c.changed_at, r.snapshot, r.actor, "
+    "r.reason, a.id, a.name, a.credit_code, a.division_code, a.level "
+    "FROM change c JOIN item_revision r ON r.id = c.revision_id JOIN item i ON i.id = c.item_id "
+    "JOIN agency a ON a.id = i.agency_id WHERE c.id > {mark} ORDER BY c.id LIMIT 1000"
+)
+
+
+async def feed_sql_rate(url: str, count: int) -> float:
+    """Rows/s of reading the feed's rows by SQL, 1000 at a time, through the bare driver."""
+    started = time.perf_counter()
+    read, last = 0, 0
+    if make_url(url).get_backend_name() == "sqlite":
+        import aiosqlite
+
+        async with aiosqlite.connect(driver_dsn(url)) as conn:
+            while read < count:
+                rows = await (await conn.execute(FEED_SQL.format(mark="?"), (last,))).fetchall()
+                if not rows:
+                    break
+                read, last = read + len(rows), rows[-1][0]
+    else:
+        import asyncpg
+
+        conn = await asyncpg.connect(driver_dsn(url))
+        try:
+            while read < count:
+                rows = await conn.fetch(FEED_SQL.format(mark="$1"), last)
+                if not rows:
+                    break
+                read, last = read + len(rows), rows[-1][0]
+        finally:
+            await conn.close()
+    return read / (time.perf_counter() - started)
+
+
+def feed_http_rate(base: str, count: int) -> float:
+    started = time.perf_counter()
+    read, cursor = 0, None
+    with httpx.Client(base_url=base, timeout=120) as client:
+        while read < count:
+            params: dict[str, Any] = {"limit": 1000}
+            if cursor:
+                params["after"] = cursor
+            page = client.get("/api/v1/changes", params=params).json()
+            read += len(page["changes"])
+            cursor = page.get("next_cursor")
+            if not page["changes"] or not cursor:
+                break
+    return read / (time.perf_counter() - started)
+
+
+async def feed(url: str, backend: str, size: int, cfg: Config) -> list[Figure]:
+    count = min(size, 100_000)
+    with powercat_server(url) as base:
+        http_rates, sql_rates = [], []
+        for _ in range(max(1, cfg.rounds)):
+            http_rates.append(feed_http_rate(base, count))
+            sql_rates.append(await feed_sql_rate(url, count))
+    ours, theirs = statistics.median(http_rates), statistics.median(sql_rates)
+    return [
+        Figure(
+            f"change feed catch-up ({count:,} changes)", backend, size, "changes/s", ours, theirs,
+            "the same rows read by SQL", "≥ 0.5×", ours / theirs >= 0.5,
+        )
+    ]  # fmt: skip
+
+
+async def feed_length(url: str) -> int:
+    engine = create_engine(Settings(database_url=url))
+    try:
+        async with engine.connect() as conn:
+            return int(await conn.scalar(select(func.count()).select_from(Change)) or 0)
+    finally:
+        await engine.dispose()
+
+
+# --- one size on one backend -------------------------------------------------------------------
+
+
+def say(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+async def run_one(backend: str, size: int, cfg: Config) -> list[Figure]:
+    url = database_url(backend, size, cfg)
+    figures: list[Figure] = []
+    wanted = set(cfg.paths)
+    if "import" in wanted or not await loaded(url, size):
+        say(f"{backend} {size:,}: generating")
+        paths = generate.write_files(size, cfg.work / "data" / str(size))
+        await recreate(url)
+        await asyncio.to_thread(migrations.upgrade, url)
+        say(f"{backend} {size:,}: importing {len(paths)} files")
+        seconds = await run_import(url, paths)
+        rows = bare_rows(paths)
+        baseline = await bulk_load_baseline(url, rows)
+        del rows
+        figures.append(
+            Figure(
+                "import (rows/s)", backend, size, "rows/s", size / seconds, baseline,
+                "COPY into a bare table" if backend == "postgres"
+                else "executemany into a bare table",
+                "≥ 0.5×", size / seconds / baseline >= 0.5, {"seconds": seconds},
+            )
+        )  # fmt: skip
+    if "validation" in wanted:
+        say(f"{backend} {size:,}: validation run")
+        v_seconds = await validation_seconds(url)
+        figures.append(
+            Figure("validation run (full catalogue)", backend, size, "s", v_seconds,
+                   notes={"items_per_s": size / v_seconds})
+        )  # fmt: skip
+    if "lookup" in wanted:
+        say(f"{backend} {size:,}: lookups")
+        figures += lookups(url, backend, size, await unique_codes(url), cfg)
+    if "search" in wanted:
+        say(f"{backend} {size:,}: search")
+        figures += await search(url, backend, size, cfg)
+    if "export" in wanted:
+        say(f"{backend} {size:,}: export")
+        figures += export(url, backend, size, await first_agency(url))
+    if "feed" in wanted:
+        say(f"{backend} {size:,}: change feed ({await feed_length(url):,} changes)")
+        figures += await feed(url, backend, size, cfg)
+    return figures
+
+
+async def loaded(url: str, size: int) -> bool:
+    """The database holds this size's catalogue from an earlier run (the import is skipped)."""
+    try:
+        engine = create_engine(Settings(database_url=url))
+        try:
+            async with engine.connect() as conn:
+                count = await conn.scalar(select(func.count()).select_from(Item))
+        finally:
+            await engine.dispose()
+    except Exception:  # no database, no tables: not loaded
+        return False
+    return count == size
+
+
+def growth(figures: list[Figure]) -> list[Figure]:
+    """Validation time growth between consecutive sizes, relative to the growth of the items."""
+    out = []
+    runs = [f for f in figures if f.path.startswith("validation run")]
+    for backend in {f.backend for f in runs}:
+        mine = sorted((f for f in runs if f.backend == backend), key=lambda f: f.size)
+        for small, big in itertools.pairwise(mine):
+            time_growth = big.value / small.value
+            item_growth = big.size / small.size
+            out.append(
+                Figure(
+                    f"validation growth {small.size:,} → {big.size:,}", backend, big.size, "×",
+                    time_growth, item_growth, "growth of the item count", "≤ 1.2×",
+                    time_growth / item_growth <= 1.2,
+                )
+            )  # fmt: skip
+    return out
+
+
+def table(figures: list[Figure]) -> str:
+    head = ("path", "db", "items", "value", "baseline", "ratio", "target", "met")
+    rows = [head]
+    for f in figures:
+        rows.append(
+            (
+                f.path, f.backend, f"{f.size:,}", f"{f.value:,.1f} {f.unit}",
+                f"{f.baseline:,.1f}" if f.baseline else "",
+                f"{f.ratio:.2f}" if f.ratio is not None else "",
+                f.target, {True: "yes", False: "NO", None: ""}[f.met],
+            )
+        )  # fmt: skip
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(head))]
+    lines = [" | ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    lines.insert(1, "-|-".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "cpus": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "wrk": shutil.which("wrk") is not None,
+        "load_average": os.getloadavg(),
+    }
+
+
+async def main(cfg: Config, out_dir: Path) -> Path:
+    global LOGS
+    cfg.work.mkdir(parents=True, exist_ok=True)
+    LOGS = cfg.work
+    if shutil.which("wrk") is None:
+        raise SystemExit("bench: wrk is missing: run `make wrk` (Debian's wrk package)")
+    started = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    figures: list[Figure] = []
+    for backend in cfg.backends:
+        for size in cfg.sizes:
+            figures += await run_one(backend, size, cfg)
+    figures += growth(figures)
+    print(table(figures))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = {
+        "started": started,
+        "config": asdict(cfg),
+        "machine": machine(),
+        "figures": [{**asdict(f), "ratio": f.ratio} for f in figures],
+    }
+    path = out_dir / f"bench-{started}.json"
+    path.write_text(json.dumps(result, ensure_ascii=False, indent=2, default=str) + "\n")
+    (out_dir / "latest.json").write_text(path.read_text())
+    say(f"results in {path}")
+    return path

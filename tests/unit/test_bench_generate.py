@@ -1,0 +1,55 @@
+"""The benchmark's synthetic catalogue: deterministic, validly coded, with its defects known."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+from app.services.codes import decode
+from bench import generate
+
+
+def test_same_seed_same_items_other_seed_other_items() -> None:
+    first = list(generate.items(600, seed=7))
+    assert first == list(generate.items(600, seed=7))
+    assert first != list(generate.items(600, seed=8))
+    assert len(first) == 600
+
+
+def test_codes_are_valid_and_unique_but_for_the_planted_defects() -> None:
+    docs = list(generate.items(5000))
+    codes = [d.get("sub_local_code") or d["local_code"] for d in docs]
+    missing = sum(1 for c in codes if c is None)
+    invalid = [c for c in codes if c is not None and not decode(c).valid]
+    repeated = sum(n - 1 for n in Counter(c for c in codes if c).values() if n > 1)
+    # Each defect is planted at a fixed share (0.5 % missing, 0.2 % duplicate, 0.1 % bad check
+    # digit, 0.1 % type mismatch): a handful of each, never more than a few percent together.
+    assert 0 < missing < 0.02 * len(docs)
+    assert 0 < len(invalid) < 0.01 * len(docs)
+    assert 0 < repeated < 0.01 * len(docs)
+    assert all(len(c) == 31 for c in codes if c)
+
+
+def test_text_comes_from_the_seed_vocabulary() -> None:
+    words = generate.vocabulary()
+    doc = next(generate.items(1))
+    assert any(phrase in doc["legal_basis"] for phrase in words.legal)
+    assert any(phrase in doc["name"] for phrase in words.objects)
+    assert doc["agency"]["division_code"] == doc["agency"]["credit_code"][2:8]
+
+
+def test_sub_items_share_their_parents_prefix() -> None:
+    docs = list(generate.items(3000))
+    children = [d for d in docs if d["sub_local_code"]]
+    assert children
+    for child in children:
+        assert child["local_code"].endswith("00Y")
+        assert child["sub_local_code"][:28] == child["local_code"][:28]
+
+
+def test_files_hold_every_item_once(tmp_path: Path) -> None:
+    paths = generate.write_files(2500, tmp_path, seed=3)
+    lines = [json.loads(line) for p in paths for line in p.read_text("utf-8").splitlines()]
+    assert lines == list(generate.items(2500, seed=3))
+    assert generate.write_files(2500, tmp_path, seed=3) == paths  # reused, not rewritten
