@@ -499,6 +499,18 @@ class TestBulkWrites:
         updates = [s for s in large["changed"] if s.startswith("UPDATE item ")]
         assert len(updates) == 1, updates
 
+    async def test_dry_run_leaves_loaded_items_as_stored(self, session: AsyncSession) -> None:
+        await import_bytes(session, csv_bytes(export_rows(3)), "a.csv")
+        loaded = await _items(session, "测试县医疗保障局")
+        changed = csv_bytes(export_rows(3, remarks="已复核"))
+        report = await import_bytes(session, changed, "b.csv", dry_run=True)
+        assert report.counts.changed == 3
+        # The rehearsal's bulk UPDATE was rolled back: the objects in the session say so too.
+        assert [(i.remarks, i.version, i.source_file) for i in loaded] == [(None, 1, "a.csv")] * 3
+        session.expunge_all()
+        stored = await _items(session, "测试县医疗保障局")
+        assert [(i.remarks, i.version, i.source_file) for i in stored] == [(None, 1, "a.csv")] * 3
+
     async def test_bulk_update_writes_what_a_reader_sees(self, session: AsyncSession) -> None:
         await import_bytes(session, csv_bytes(export_rows(3)), "a.csv")
         await import_bytes(session, csv_bytes(export_rows(3, remarks="已复核")), "b.csv")
