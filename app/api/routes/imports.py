@@ -44,6 +44,7 @@ async def _read_limited(upload: UploadFile, limit: int) -> bytes:
     summary="Import a list file",
     responses={
         **WRITE_PROBLEM_RESPONSES,
+        409: problem_doc("an item of the list changed while it was being imported; retry"),
         413: problem_doc("the upload is larger than the limit"),
     },
 )
