@@ -85,6 +85,11 @@ def bad_files() -> dict[str, bytes]:
         "truncated-json": good_json[: len(good_json) // 2],
         "headerless-table": _headerless_minqin(),
         "xlsx-with-formula": xlsx_bytes(rows, formula="=1+1"),
+        # Half a character: JSON lets a lone \ud800 escape through, no database stores it.
+        "json-lone-surrogate": good_json.replace("的处罚".encode(), b"\\ud800", 1),
+        "ndjson-lone-surrogate": b"\n".join(
+            json.dumps(r, ensure_ascii=False).encode() for r in rows
+        ).replace("的处罚".encode(), b"\\udfff", 1),
     }
 
 

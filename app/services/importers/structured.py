@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
@@ -184,11 +185,28 @@ def _json_records(document: Any) -> list[Any]:
     raise ImportFormatError('the JSON document must be a list of items or {"items": [...]}')
 
 
+# A \uD800-\uDFFF escape: JSON lets it through, but alone it is half a character, not text,
+# and no database can store it. Only files holding such an escape pay for the full check.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _refuse_lone_surrogates(document: Any, where: str) -> None:
+    try:
+        json.dumps(document, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ImportFormatError(
+            f"{where} holds a \\u escape of half a character (a lone UTF-16 surrogate): "
+            "the file is damaged"
+        ) from exc
+
+
 def parse_json(text: str) -> ParseResult:
     try:
         document = json.loads(text)
     except (json.JSONDecodeError, RecursionError) as exc:
         raise ImportFormatError("the file is not valid JSON") from exc
+    if _SURROGATE_ESCAPE.search(text):
+        _refuse_lone_surrogates(document, "the file")
     # JSON has no line per record; the record's position (1-based) stands in for the line.
     return _collect(enumerate(_json_records(document), start=1))
 
@@ -199,9 +217,12 @@ def parse_ndjson(text: str) -> ParseResult:
             if not line.strip():
                 continue
             try:
-                yield number, json.loads(line)
+                record = json.loads(line)
             except (json.JSONDecodeError, RecursionError) as exc:
                 raise ImportFormatError(f"line {number} is not valid JSON") from exc
+            if _SURROGATE_ESCAPE.search(line):
+                _refuse_lone_surrogates(record, f"line {number}")
+            yield number, record
 
     return _collect(records())
 
