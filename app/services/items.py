@@ -98,12 +98,22 @@ async def get_by_code(
         stmt = _BY_CODE_AND_SUB
         params["sub"] = normalize_code(sub_code) or ""
     found = await queries.fetch_items(session, stmt, params)
+    return one_by_code(found)
+
+
+def one_by_code(found: list[ItemRead], where: str = "") -> ItemRead:
+    """The one item a code lookup found; active items win over withdrawn ones.
+
+    Raises:
+        ItemNotFoundError: none. AmbiguousCodeError: several, listed in `candidates`.
+    """
     active = [i for i in found if i.status == "active"] or found
+    suffix = f" {where}" if where else ""
     if not active:
-        raise ItemNotFoundError("no item carries this code")
+        raise ItemNotFoundError(f"no item carries this code{suffix}")
     if len(active) > 1:
         raise AmbiguousCodeError(
-            f"{len(active)} items carry this code: choose one by id",
+            f"{len(active)} items carry this code{suffix}: choose one by id",
             details={
                 "candidates": [
                     {"id": i.id, "seq": i.seq, "agency": i.agency.name, "name": i.name}

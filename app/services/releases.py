@@ -34,6 +34,7 @@ from app.schemas.releases import (
 )
 from app.services import audit, items
 from app.services.revisions import Actor
+from app.services.text import normalize_code
 from app.services.validation import runner
 
 # Revisions loaded per query while diffing: bounded IN lists, bounded memory per step.
@@ -156,6 +157,30 @@ async def get_item_in_release(
     if row is None:
         raise ItemNotFoundError(f"item {item_id} is not in release {release_name!r}")
     return released_item(row)
+
+
+async def get_item_in_release_by_code(
+    session: AsyncSession, *, release_name: str, local_code: str, sub_code: str | None = None
+) -> ItemRead:
+    """The item that carried this code (and sub-item code) when the named release was made.
+
+    The codes are those of the released revisions, not today's: an item recoded since the release
+    is found under its old code. Active items win over withdrawn ones, as for a lookup now.
+
+    Raises:
+        ReleaseNotFoundError: no release has that name.
+        ItemNotFoundError: no item of the release carried the code.
+        AmbiguousCodeError: several did; `details["candidates"]` lists them.
+    """
+    release_id = await get_id(session, name=release_name)
+    code_of = ItemRevision.snapshot["local_code"].as_string()
+    stmt = released_select(release_id).where(code_of == (normalize_code(local_code) or ""))
+    if sub_code is not None:
+        sub_of = ItemRevision.snapshot["sub_local_code"].as_string()
+        stmt = stmt.where(sub_of == (normalize_code(sub_code) or ""))
+    rows = (await session.execute(stmt.order_by(ReleaseItem.item_id))).mappings().all()
+    found = [released_item(row) for row in rows]
+    return items.one_by_code(found, f"in release {release_name!r}")
 
 
 # --- create --------------------------------------------------------------------------------------

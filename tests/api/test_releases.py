@@ -171,3 +171,53 @@ class TestDiffReleases:
         r = await client.get("/api/v1/releases/v1/diff/nope")
         assert r.status_code == 404
         assert r.json()["code"] == "release.not_found"
+
+
+@pytest.mark.usefixtures("seeded")
+class TestLookupByCodeInRelease:
+    NEW_CODE = "11620621MB176555834620236099000"
+
+    async def _recode_first_item(self, client: httpx.AsyncClient) -> dict[str, object]:
+        item = (await client.get(f"/api/v1/items/by-code/{FIRST_CODE}")).json()
+        r = await client.patch(
+            f"/api/v1/items/{item['id']}",
+            json={"local_code": self.NEW_CODE, "reason": "编码调整"},
+            headers={"If-Match": f'"{item["version"]}"'},
+        )
+        assert r.status_code == 200, r.text
+        return dict(item)
+
+    async def test_finds_the_item_under_the_code_it_had_in_the_release(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        assert (await _forced(client, "v1")).status_code == 201
+        before = await self._recode_first_item(client)
+        pinned = await client.get(f"/api/v1/items/by-code/{FIRST_CODE}", params={"release": "v1"})
+        assert pinned.status_code == 200
+        assert pinned.json()["id"] == before["id"]
+        assert pinned.json()["local_code"] == FIRST_CODE
+        assert pinned.json()["version"] == before["version"]
+        assert pinned.headers["etag"] == f'"{before["version"]}"'
+        # Now the old code names nothing, and the new code is not in the release.
+        assert (await client.get(f"/api/v1/items/by-code/{FIRST_CODE}")).status_code == 404
+        later = await client.get(f"/api/v1/items/by-code/{self.NEW_CODE}", params={"release": "v1"})
+        assert later.status_code == 404
+        assert later.json()["code"] == "item.not_found"
+        now = await client.get(f"/api/v1/items/by-code/{self.NEW_CODE}")
+        assert now.json()["version"] == before["version"] + 1  # type: ignore[operator]
+
+    async def test_a_code_shared_in_the_release_is_409_with_candidates(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        await _forced(client, "v1")
+        r = await client.get(
+            "/api/v1/items/by-code/11620621MB176555834621036001000", params={"release": "v1"}
+        )
+        assert r.status_code == 409
+        assert r.headers["content-type"] == PROBLEM
+        assert sorted(c["seq"] for c in r.json()["candidates"]) == [4, 5, 6]
+
+    async def test_unknown_release_is_404(self, client: httpx.AsyncClient) -> None:
+        r = await client.get(f"/api/v1/items/by-code/{FIRST_CODE}", params={"release": "nope"})
+        assert r.status_code == 404
+        assert r.json()["code"] == "release.not_found"

@@ -213,9 +213,26 @@ async def get_item_by_code(
         str | None,
         Query(min_length=31, max_length=33, pattern=CODE_PATTERN, description="子项地方权力编码"),
     ] = None,
+    release: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=100,
+            pattern=RELEASE_NAME_PATTERN,
+            description="look the code up as this release published the catalogue",
+        ),
+    ] = None,
 ) -> Response:
-    """The item with this local code (and sub-item code); 409 lists candidates when ambiguous."""
-    item = await items.get_by_code(session, local_code=local_code, sub_code=sub_code)
+    """The item with this local code (and sub-item code); 409 lists candidates when ambiguous.
+
+    With `release`, the item that carried the code in that release, as the release published it.
+    """
+    if release is not None:
+        item = await releases.get_item_in_release_by_code(
+            session, release_name=release, local_code=local_code, sub_code=sub_code
+        )
+    else:
+        item = await items.get_by_code(session, local_code=local_code, sub_code=sub_code)
     return _item_response(item)
 
 
