@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from app.api.deps import SessionDep, SettingsDep
 from app.api.problems import PROBLEM_RESPONSES, problem_doc
+from app.api.responses import model_response
 from app.schemas.changes import ChangePage
 from app.schemas.items import CURSOR_PATTERN
 from app.services import changes
@@ -31,13 +32,14 @@ async def list_changes(
         ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> ChangePage:
+) -> Response:
     """Creates, updates, withdrawals and restores in order, each with the item's new state.
 
     Sync recipe: take a full export once, then poll this feed from the start (or from the cursor
     of a previous run), applying each change by `item_id` and `version`; store `next_cursor`
     after applying a page.
     """
-    return await changes.list_changes(
+    page = await changes.list_changes(
         session, after=after, limit=limit, secret=settings.cursor_secret
     )
+    return model_response(page)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Header, Path, Query, Response
 
 from app.api.deps import ActorDep, IfMatchDep, ReadSessionDep, SessionDep, SettingsDep
 from app.api.problems import PROBLEM_RESPONSES, WRITE_PROBLEM_RESPONSES, problem_doc
+from app.api.responses import model_response
 from app.db.sqlite import write_transaction
 from app.enums import ItemStatus
 from app.schemas.base import NO_NUL_PATTERN, Rfc3339DateTime
@@ -104,18 +105,8 @@ def _with_etag(item: ItemRead, response: Response) -> ItemRead:
 
 
 def _item_response(item: ItemRead) -> Response:
-    """The item as JSON with its ETag, serialised once.
-
-    For the hot reads: a model returned to FastAPI is validated against response_model again
-    before it is dumped, which for an item costs as much as the rest of the lookup. The item was
-    built by ItemRead.model_validate already, so it is dumped straight away; the OpenAPI document
-    still names ItemRead as the response (response_model stays on the route).
-    """
-    return Response(
-        content=item.model_dump_json(),
-        media_type="application/json",
-        headers={"ETag": _etag(item.version)},
-    )
+    """The item as JSON with its ETag as header, serialised once (app/api/responses.py)."""
+    return model_response(item, {"ETag": _etag(item.version)})
 
 
 def _reason(body_reason: str | None, actor: Actor) -> Actor:
@@ -171,7 +162,7 @@ async def list_items(
             description="next_cursor of the previous page",
         ),
     ] = None,
-) -> Page[ItemRead]:
+) -> Response:
     """Items in id order, filtered; follow `next_cursor` for the next page."""
     filters = ItemFilter(
         agency=agency,
@@ -181,9 +172,10 @@ async def list_items(
         local_code=local_code,
         updated_since=updated_since,
     )
-    return await items.list_items(
+    page = await items.list_items(
         session, filters=filters, limit=limit, cursor=cursor, secret=settings.cursor_secret
     )
+    return model_response(page)
 
 
 @router.get(
