@@ -5,7 +5,8 @@ UPDATE or DELETE of them fail, whoever sends it (a bug, a script, a hand-typed s
 "every change writes an append-only revision" holds below the application too.
 
 Later migrations that recreate one of these tables on SQLite (batch_alter_table with recreate)
-drop its triggers and must create them again; tests/migrations checks they exist at head.
+drop its triggers and must create them again; tests/integration/test_append_only.py checks
+that they hold at head.
 
 Revision ID: 0003
 Revises: 0002
