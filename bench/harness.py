@@ -666,6 +666,8 @@ async def run_one(backend: str, size: int, cfg: Config) -> list[Figure]:
                 {"seconds": seconds, "copy_with_search_indexes_rows_per_s": indexed},
             )
         )  # fmt: skip
+    else:  # an earlier run's catalogue: bring its schema to this checkout's head
+        await asyncio.to_thread(migrations.upgrade, url)
     if "validation" in wanted:
         say(f"{backend} {size:,}: validation run")
         v_seconds = await validation_seconds(url)
