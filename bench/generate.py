@@ -36,6 +36,7 @@ SEEDS = (
 ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 ITEMS_PER_AGENCY = 300
 ITEMS_PER_FILE = 10_000
+GENERATOR_VERSION = 2  # bump when the items change: written files of another version are redone
 
 # Power types a county bureau exercises, with their labels (the reference table's codes).
 POWER_TYPES = (
@@ -205,7 +206,9 @@ def items(size: int, seed: int = 20261202) -> Iterator[dict[str, Any]]:
         name = NAME_FORMS[type_code].format(obj)
         children = rng.randint(2, 3) if rng.random() < 0.05 and size - produced > 4 else 0
         sub = "00Y" if children else "000"
-        code = make_code(agency.credit17, "4", "62", type_code, agency.department, main_text, sub)
+        # Region: the agency's province (an item its province added), as the validator expects.
+        region = agency.division[:2]
+        code = make_code(agency.credit17, "4", region, type_code, agency.department, main_text, sub)
         base = {
             "agency": agency.document(),
             "power_type": {"code": type_code, "label": type_label, "raw": type_label},
@@ -259,7 +262,7 @@ def write_files(size: int, directory: Path, seed: int = 20261202) -> list[Path]:
     """The catalogue as NDJSON files of ITEMS_PER_FILE items; reused when already written."""
     directory.mkdir(parents=True, exist_ok=True)
     done = directory / "COMPLETE"
-    if done.exists() and done.read_text() == f"{size} {seed}\n":
+    if done.exists() and done.read_text() == f"{size} {seed} v{GENERATOR_VERSION}\n":
         return sorted(directory.glob("part-*.ndjson"))
     done.unlink(missing_ok=True)
     for old in directory.glob("part-*.ndjson"):
@@ -276,5 +279,5 @@ def write_files(size: int, directory: Path, seed: int = 20261202) -> list[Path]:
         out.write(json.dumps(item, ensure_ascii=False) + "\n")
     if out is not None:
         out.close()
-    done.write_text(f"{size} {seed}\n")
+    done.write_text(f"{size} {seed} v{GENERATOR_VERSION}\n")
     return paths

@@ -523,17 +523,28 @@ async def validation_seconds(url: str) -> float:
 
 
 def export_run(url: str, agency: str | None) -> tuple[float, int]:
-    """(seconds, peak RSS in KiB) of `powercat export --format ndjson` in a process of its own."""
+    """(seconds, peak RSS in KiB) of `powercat export --format ndjson` in a process of its own.
+
+    The peak is the child's own VmHWM, read from /proc while it runs: getrusage's ru_maxrss
+    would also count the pages the child shared with this (large) process between fork and exec.
+    """
     argv = [str(BIN / "powercat"), "export", "--format", "ndjson", "-o", os.devnull]
     if agency:
         argv += ["--agency", agency]
     started = time.perf_counter()
     proc = subprocess.Popen(argv, env={**os.environ, "POWERCAT_DATABASE_URL": url})
-    _, status, usage = os.wait4(proc.pid, 0)
+    peak = 0
+    status = Path(f"/proc/{proc.pid}/status")
+    while proc.poll() is None:
+        with contextlib.suppress(OSError):
+            for line in status.read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]))
+        time.sleep(0.02)
     elapsed = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
+    if proc.returncode != 0:
         raise RuntimeError(f"export failed: {argv}")
-    return elapsed, usage.ru_maxrss
+    return elapsed, peak
 
 
 async def first_agency(url: str) -> str:

@@ -53,3 +53,10 @@ def test_files_hold_every_item_once(tmp_path: Path) -> None:
     lines = [json.loads(line) for p in paths for line in p.read_text("utf-8").splitlines()]
     assert lines == list(generate.items(2500, seed=3))
     assert generate.write_files(2500, tmp_path, seed=3) == paths  # reused, not rewritten
+
+
+def test_codes_carry_their_agencys_province() -> None:
+    # Otherwise every item raises code.region_mismatch, and a validation run measures the storing
+    # of a warning per item rather than the checking.
+    docs = [d for d in generate.items(2000) if d["local_code"]]
+    assert all(d["local_code"][19:21] == d["agency"]["division_code"][:2] for d in docs)
