@@ -303,6 +303,25 @@ class TestAudit:
         assert entry.change["counts"]["new"] == report["counts"]["new"] == 1
         assert entry.at is not None
 
+    async def test_import_reason_as_a_form_field_wins_over_the_header(
+        self, anon_client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        _, token = await keys.create(
+            session, name="importer", scope=KeyScope.WRITE, agency_names=["敦煌市医疗保障局"]
+        )
+        r = await anon_client.post(
+            "/api/v1/imports",
+            files={"file": ("new.csv", NEW_ITEM_CSV.encode())},
+            data={"reason": "年度清单调整"},
+            headers={**_auth(token), "X-Change-Reason": quote("header")},
+        )
+        assert r.status_code == 200, r.text
+        [entry] = await _entries(session, action="import", actor_prefix="key:")
+        assert entry.reason == "年度清单调整"
+        item = (await anon_client.get("/api/v1/items", params={"q": "对定点医药机构违规行为的检查"})).json()["items"]
+        revisions = await anon_client.get(f"/api/v1/items/{item[0]['id']}/revisions")
+        assert revisions.json()[0]["reason"] == "年度清单调整"
+
     async def test_refused_import_records_nothing(
         self, anon_client: httpx.AsyncClient, session: AsyncSession
     ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
@@ -11,6 +12,7 @@ from app.api.deps import ActorDep, SessionDep, SettingsDep
 from app.api.problems import WRITE_PROBLEM_RESPONSES, problem_doc
 from app.db.sqlite import write_transaction
 from app.errors import PayloadTooLargeError
+from app.schemas.base import NO_NUL_PATTERN
 from app.schemas.imports import ImportFormat, ImportReport
 from app.services import imports
 
@@ -62,6 +64,14 @@ async def create_import(
     withdraw_missing: Annotated[
         bool, Form(description="withdraw the agency's items missing from the file")
     ] = False,
+    reason: Annotated[
+        str | None,
+        Form(
+            max_length=1000,
+            pattern=NO_NUL_PATTERN,
+            description="why the list is imported (audit and revisions); wins over X-Change-Reason",
+        ),
+    ] = None,
 ) -> ImportReport:
     """Import one list file whole or not at all, and report what changed (a dry run writes nothing).
 
@@ -83,5 +93,5 @@ async def create_import(
                 dry_run=dry_run,
                 withdraw_missing=withdraw_missing,
             ),
-            actor=actor,
+            actor=replace(actor, reason=reason.strip() or actor.reason) if reason else actor,
         )
