@@ -318,8 +318,9 @@ class TestAudit:
         assert r.status_code == 200, r.text
         [entry] = await _entries(session, action="import", actor_prefix="key:")
         assert entry.reason == "年度清单调整"
-        item = (await anon_client.get("/api/v1/items", params={"q": "对定点医药机构违规行为的检查"})).json()["items"]
-        revisions = await anon_client.get(f"/api/v1/items/{item[0]['id']}/revisions")
+        found = await anon_client.get("/api/v1/items", params={"q": "对定点医药机构违规行为的检查"})
+        [item] = found.json()["items"]
+        revisions = await anon_client.get(f"/api/v1/items/{item['id']}/revisions")
         assert revisions.json()[0]["reason"] == "年度清单调整"
 
     async def test_refused_import_records_nothing(
