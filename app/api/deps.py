@@ -183,26 +183,24 @@ async def get_admin(actor: Annotated[Actor, Depends(get_actor)]) -> Actor:
     return actor
 
 
-def _read_maker(request: Request, principal: Actor | None) -> async_sessionmaker[AsyncSession]:
-    """The sessionmaker reads use: the replica's, unless none is set or the caller writes.
+def _reads_replica(request: Request, principal: Actor | None) -> bool:
+    """Whether this read goes to the replica: one is set, and the caller does not write.
 
     Callers holding a write or admin key read the primary: they are the ones who change items and
     expect to see their own changes at once. Public and read-key traffic, the bulk of lookups and
     exports, goes to the replica and may lag it by the replication delay.
     """
-    replica: async_sessionmaker[AsyncSession] | None = getattr(
-        request.state, "read_sessionmaker", None
-    )
-    if replica is None or (principal is not None and principal.scope != "read"):
-        primary: async_sessionmaker[AsyncSession] = request.state.sessionmaker
-        return primary
-    return replica
+    has_replica = getattr(request.state, "read_sessionmaker", None) is not None
+    return has_replica and (principal is None or principal.scope == "read")
 
 
 async def get_read_sessionmaker(
     request: Request, principal: PrincipalDep
 ) -> async_sessionmaker[AsyncSession]:
-    return _read_maker(request, principal)
+    """The sessionmaker of a read that outlives its request (a streamed export)."""
+    name = "read_sessionmaker" if _reads_replica(request, principal) else "sessionmaker"
+    maker: async_sessionmaker[AsyncSession] = getattr(request.state, name)
+    return maker
 
 
 ReadSessionmakerDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_read_sessionmaker)]
@@ -213,14 +211,11 @@ async def get_read_session(
 ) -> AsyncIterator[AsyncSession]:
     """The session for a read: on the replica (POWERCAT_READ_DATABASE_URL) when one is set.
 
-    Who goes where is _read_maker's rule. `primary` opens no connection unless it is
+    Who goes where is _reads_replica's rule. `primary` opens no connection unless it is
     used (the key lookup uses it), so a replica read costs the primary nothing; and when there is
     no replica, reads share the request's one session, as tests that override get_session expect.
     """
-    replica: async_sessionmaker[AsyncSession] | None = getattr(
-        request.state, "read_sessionmaker", None
-    )
-    if replica is None or _read_maker(request, principal) is not replica:
+    if not _reads_replica(request, principal):
         yield primary
         return
     reads: async_sessionmaker[AsyncSession] = request.state.replica_reads_sessionmaker
