@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import func, make_url, select, text
+from sqlalchemy import func, make_url, or_, select, text
 
 from app.db import migrations
+from app.db.dialect import ITEM_SEARCH_FIELDS
 from app.db.engine import create_engine, create_sessionmaker
 from app.models import Change, Item
 from app.services import imports
@@ -144,36 +145,47 @@ def bare_rows(paths: Sequence[Path]) -> list[tuple[Any, ...]]:
     return rows
 
 
-async def bulk_load_baseline(url: str, rows: list[tuple[Any, ...]]) -> float:
-    """Rows/s of the plainest bulk load into a bare table: COPY, or executemany on SQLite."""
-    columns = ", ".join(f"{c} {'integer' if c == 'seq' else 'text'}" for c in BARE_COLUMNS)
-    if make_url(url).get_backend_name() == "sqlite":
-        import sqlite3
+BARE_TABLE = ", ".join(f"{c} {'integer' if c == 'seq' else 'text'}" for c in BARE_COLUMNS)
 
-        conn = sqlite3.connect(driver_dsn(url))
-        try:
-            conn.execute("DROP TABLE IF EXISTS bench_bare")
-            conn.execute(f"CREATE TABLE bench_bare ({columns})")
-            started = time.perf_counter()
-            with conn:
-                marks = ", ".join("?" for _ in BARE_COLUMNS)
-                conn.executemany(f"INSERT INTO bench_bare VALUES ({marks})", rows)
-            elapsed = time.perf_counter() - started
-            conn.execute("DROP TABLE bench_bare")
-        finally:
-            conn.close()
-        return len(rows) / elapsed
+
+async def _copy_rate(
+    url: str, rows: list[tuple[Any, ...]], *, indexes: Sequence[str] = ()
+) -> float:
+    """Rows/s of COPY into a fresh bare table carrying `indexes` (index expressions)."""
     import asyncpg
 
     pg = await asyncpg.connect(driver_dsn(url))
     try:
-        await pg.execute(f"DROP TABLE IF EXISTS bench_bare; CREATE TABLE bench_bare ({columns})")
+        await pg.execute(f"DROP TABLE IF EXISTS bench_bare; CREATE TABLE bench_bare ({BARE_TABLE})")
+        for index in indexes:
+            await pg.execute(f"CREATE INDEX ON bench_bare USING gin ({index})")
         started = time.perf_counter()
         await pg.copy_records_to_table("bench_bare", records=rows, columns=list(BARE_COLUMNS))
         elapsed = time.perf_counter() - started
         await pg.execute("DROP TABLE bench_bare")
     finally:
         await pg.close()
+    return len(rows) / elapsed
+
+
+async def bulk_load_baseline(url: str, rows: list[tuple[Any, ...]]) -> float:
+    """Rows/s of the plainest bulk load into a bare table: COPY, or executemany on SQLite."""
+    if make_url(url).get_backend_name() != "sqlite":
+        return await _copy_rate(url, rows)
+    import sqlite3
+
+    conn = sqlite3.connect(driver_dsn(url))
+    try:
+        conn.execute("DROP TABLE IF EXISTS bench_bare")
+        conn.execute(f"CREATE TABLE bench_bare ({BARE_TABLE})")
+        started = time.perf_counter()
+        with conn:
+            marks = ", ".join("?" for _ in BARE_COLUMNS)
+            conn.executemany(f"INSERT INTO bench_bare VALUES ({marks})", rows)
+        elapsed = time.perf_counter() - started
+        conn.execute("DROP TABLE bench_bare")
+    finally:
+        conn.close()
     return len(rows) / elapsed
 
 
@@ -185,27 +197,9 @@ async def indexed_load_baseline(url: str, rows: list[tuple[Any, ...]]) -> float 
     """
     if make_url(url).get_backend_name() == "sqlite":
         return None
-    import asyncpg
-
-    columns = ", ".join(f"{c} {'integer' if c == 'seq' else 'text'}" for c in BARE_COLUMNS)
-    fields = ("name", "legal_basis", "responsibilities", "accountability", "remarks")
-    pg = await asyncpg.connect(driver_dsn(url))
-    try:
-        await pg.execute(
-            f"DROP TABLE IF EXISTS bench_indexed; CREATE TABLE bench_indexed ({columns})"
-        )
-        for f in fields:
-            await pg.execute(f"CREATE INDEX ON bench_indexed USING gin ({f} gin_trgm_ops)")
-        await pg.execute(
-            f"CREATE INDEX ON bench_indexed USING gin (item_search_chars({', '.join(fields)}))"
-        )
-        started = time.perf_counter()
-        await pg.copy_records_to_table("bench_indexed", records=rows, columns=list(BARE_COLUMNS))
-        elapsed = time.perf_counter() - started
-        await pg.execute("DROP TABLE bench_indexed")
-    finally:
-        await pg.close()
-    return len(rows) / elapsed
+    trigrams = [f"{field} gin_trgm_ops" for field in ITEM_SEARCH_FIELDS]
+    chars = f"item_search_chars({', '.join(ITEM_SEARCH_FIELDS)})"
+    return await _copy_rate(url, rows, indexes=[*trigrams, chars])
 
 
 async def run_import(url: str, paths: Sequence[Path]) -> float:
@@ -408,8 +402,6 @@ def lookups(url: str, backend: str, size: int, codes: list[str], cfg: Config) ->
 
 # --- search -----------------------------------------------------------------------------------
 
-SEARCH_FIELDS = ("name", "legal_basis", "responsibilities", "accountability", "remarks")
-
 
 def search_terms(cfg: Config) -> tuple[list[str], list[str]]:
     """Deterministic terms from the vocabulary: 3–6 characters, and 1–2 characters."""
@@ -429,13 +421,11 @@ async def scan_ids(url: str, term: str) -> set[int]:
     engine = create_engine(Settings(database_url=url))
     try:
         async with engine.connect() as conn:
-            columns = [getattr(Item, f) for f in SEARCH_FIELDS]
+            columns = [getattr(Item, f) for f in ITEM_SEARCH_FIELDS]
             if engine.dialect.name == "sqlite":
                 where = [func.instr(c, term) > 0 for c in columns]
             else:
                 where = [func.strpos(c, term) > 0 for c in columns]
-            from sqlalchemy import or_
-
             return set((await conn.scalars(select(Item.id).where(or_(*where)))).all())
     finally:
         await engine.dispose()
