@@ -95,6 +95,13 @@ WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _release_query(description: str) -> Any:
+    """The `release` query parameter of the reads that can be pinned to a release."""
+    return Query(
+        min_length=1, max_length=100, pattern=RELEASE_NAME_PATTERN, description=description
+    )
+
+
 def _etag(version: int) -> str:
     return f'"{version}"'
 
@@ -206,13 +213,7 @@ async def get_item_by_code(
         Query(min_length=31, max_length=33, pattern=CODE_PATTERN, description="子项地方权力编码"),
     ] = None,
     release: Annotated[
-        str | None,
-        Query(
-            min_length=1,
-            max_length=100,
-            pattern=RELEASE_NAME_PATTERN,
-            description="look the code up as this release published the catalogue",
-        ),
+        str | None, _release_query("look the code up as this release published the catalogue")
     ] = None,
 ) -> Response:
     """The item with this local code (and sub-item code); 409 lists candidates when ambiguous.
@@ -247,13 +248,7 @@ async def get_item(
     item_id: ItemId,
     if_none_match: Annotated[str | None, Header(max_length=200)] = None,
     release: Annotated[
-        str | None,
-        Query(
-            min_length=1,
-            max_length=100,
-            pattern=RELEASE_NAME_PATTERN,
-            description="read the item as this release published it",
-        ),
+        str | None, _release_query("read the item as this release published it")
     ] = None,
 ) -> Any:
     """The item's current state (or as a release published it), with its version as ETag."""
