@@ -13,6 +13,7 @@ from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from app.api.etags import tagged_version
 from app.api.problems import IF_MATCH_REQUIRED
 from app.db.sqlite import write_transaction
 from app.errors import (
@@ -61,17 +62,17 @@ async def settings_dependency() -> Settings:
 SettingsDep = Annotated[Settings, Depends(settings_dependency)]
 
 
-# An If-Match value as RFC 9110 writes it: `*` or a list of entity tags (ours: strong, "<version>").
+# An If-Match value as RFC 9110 writes it: `*` or a list of entity tags (ours: app/api/etags.py).
 ETAG_LIST_PATTERN = r'^\s*(\*|(W/)?"[!#-~]*"(\s*,\s*(W/)?"[!#-~]*")*)\s*$'
-_VERSION_TAG = re.compile(r'"([0-9]{1,10})"', re.ASCII)
 NO_VERSION = 0  # versions start at 1: a well-formed tag we never issued matches nothing (412)
 
 
-def parse_if_match(value: str | None) -> int | None:
-    """The version an If-Match header names; None for `*`.
+def parse_if_match(value: str | None, item_id: int | None = None) -> int | None:
+    """The version of item `item_id` an If-Match header names; None for `*`.
 
-    A well-formed list without a strong tag of ours (`W/"3"`, `"abc"`) names no current version,
-    so the write fails its precondition (412) instead of being refused as malformed.
+    A well-formed list without a strong tag of ours for this item (`W/"3"`, `"abc"`, another
+    item's `"7.3"`) names no current version, so the write fails its precondition (412) instead of
+    being refused as malformed.
 
     Raises:
         PreconditionRequiredError: no If-Match header (428).
@@ -89,24 +90,30 @@ def parse_if_match(value: str | None) -> int | None:
         return None
     for tag in value.split(","):
         # Strong comparison (RFC 9110 13.1.1): weak tags never match.
-        if found := _VERSION_TAG.fullmatch(tag.strip()):
-            return int(found.group(1))
+        if (version := tagged_version(tag, item_id)) is not None:
+            return version
     return NO_VERSION
 
 
 async def get_if_match(
+    request: Request,
     if_match: Annotated[
         str,
         Header(
             max_length=200,
             pattern=ETAG_LIST_PATTERN,
-            description='the ETag of the version you change, e.g. "3" (or * for any version); '
+            description='the ETag of the version you change, e.g. "3" (or * for any version; '
+            'the "<id>.<version>" ETag of a lookup by code works too); '
             "428 without it, 412 when the item has changed since",
             examples=['"1"'],
         ),
     ],
 ) -> int | None:
-    return parse_if_match(if_match)
+    # The item id is read from the path rather than declared: the operation declares it already.
+    item_id = request.path_params.get("item_id")
+    return parse_if_match(
+        if_match, int(item_id) if item_id and item_id.isascii() and item_id.isdigit() else None
+    )
 
 
 async def get_principal(request: Request, session: SessionDep) -> Actor | None:

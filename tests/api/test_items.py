@@ -52,7 +52,7 @@ class TestReads:
         assert body["local_code"] == FIRST_CODE
         assert body["power_type"] == {"code": "02", "label": "行政处罚", "raw": "行政处罚"}
         assert body["agency"]["division_code"] == "620621"
-        assert r.headers["etag"] == f'"{body["version"]}"'
+        assert r.headers["etag"] == f'"{body["id"]}.{body["version"]}"'
         assert body["source"]["file"] == MINQIN.name
 
     async def test_ambiguous_code_is_409_with_every_candidate(
@@ -82,6 +82,29 @@ class TestReads:
         assert r.headers["etag"] == '"1"'
         r = await client.get(f"/api/v1/items/{item_id}", headers={"If-None-Match": '"9"'})
         assert r.status_code == 200
+
+    async def test_by_code_if_none_match_needs_the_by_code_etag(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        url = f"/api/v1/items/by-code/{FIRST_CODE}"
+        first = await client.get(url)
+        etag = first.headers["etag"]
+        again = await client.get(url, headers={"If-None-Match": etag})
+        assert (again.status_code, again.headers["etag"], again.content) == (304, etag, b"")
+        weak = await client.get(url, headers={"If-None-Match": f'"x", W/{etag}'})
+        assert weak.status_code == 304
+        # The bare version may be another item's: it never makes a by-code lookup a 304.
+        bare = await client.get(url, headers={"If-None-Match": '"1"'})
+        assert (bare.status_code, bare.json()) == (200, first.json())
+
+    async def test_the_item_url_takes_the_by_code_etag_too(self, client: httpx.AsyncClient) -> None:
+        first = await client.get(f"/api/v1/items/by-code/{FIRST_CODE}")
+        item_id = first.json()["id"]
+        url = f"/api/v1/items/{item_id}"
+        r = await client.get(url, headers={"If-None-Match": first.headers["etag"]})
+        assert (r.status_code, r.headers["etag"]) == (304, '"1"')
+        other = await client.get(url, headers={"If-None-Match": f'"{item_id + 1}.1"'})
+        assert other.status_code == 200
 
     async def test_list_pages_with_cursor_cover_everything_once(
         self, client: httpx.AsyncClient
@@ -153,6 +176,49 @@ class TestWrites:
         assert body["legal_citations"] == [
             {"law": "医疗保障基金使用监督管理条例", "articles": ["第三十八条"]}
         ]
+
+    async def test_by_code_etag_survives_a_code_passing_to_another_item(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        url = f"/api/v1/items/by-code/{FIRST_CODE}"
+        cached = await client.get(url)
+        old = cached.json()
+        moved = await client.patch(
+            f"/api/v1/items/{old['id']}",
+            json={"local_code": "11620621MB176555834620236002000"},
+            headers={"If-Match": '"1"'},
+        )
+        assert moved.status_code == 200, moved.text
+        created = await client.post(
+            "/api/v1/items", json=new_item(await _agency_id(client), local_code=FIRST_CODE)
+        )
+        assert created.status_code == 201, created.text
+        # The code now names another item, also at version 1: the cached copy is not current.
+        r = await client.get(url, headers={"If-None-Match": cached.headers["etag"]})
+        assert r.status_code == 200
+        assert r.json()["id"] == created.json()["id"] != old["id"]
+        assert r.headers["etag"] == f'"{created.json()["id"]}.1"'
+
+    async def test_writes_take_the_by_code_etag_as_if_match(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        found = await client.get(f"/api/v1/items/by-code/{FIRST_CODE}")
+        item_id = found.json()["id"]
+        before = await table_counts(session)
+        foreign = await client.patch(
+            f"/api/v1/items/{item_id}",
+            json={"remarks": "x"},
+            headers={"If-Match": f'"{item_id + 1}.1"'},
+        )
+        assert foreign.status_code == 412
+        assert foreign.json()["current_etag"] == '"1"'
+        assert await table_counts(session) == before
+        ok = await client.patch(
+            f"/api/v1/items/{item_id}",
+            json={"remarks": "x"},
+            headers={"If-Match": found.headers["etag"]},
+        )
+        assert (ok.status_code, ok.headers["etag"]) == (200, '"2"')
 
     async def test_unknown_fields_are_refused(self, client: httpx.AsyncClient) -> None:
         body = new_item(await _agency_id(client), colour="red")

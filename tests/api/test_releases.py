@@ -197,7 +197,7 @@ class TestLookupByCodeInRelease:
         assert pinned.json()["id"] == before["id"]
         assert pinned.json()["local_code"] == FIRST_CODE
         assert pinned.json()["version"] == before["version"]
-        assert pinned.headers["etag"] == f'"{before["version"]}"'
+        assert pinned.headers["etag"] == f'"{before["id"]}.{before["version"]}"'
         # Now the old code names nothing, and the new code is not in the release.
         assert (await client.get(f"/api/v1/items/by-code/{FIRST_CODE}")).status_code == 404
         later = await client.get(f"/api/v1/items/by-code/{self.NEW_CODE}", params={"release": "v1"})

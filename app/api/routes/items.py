@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Path, Query, Response
 
 from app.api.deps import ActorDep, IfMatchDep, ReadSessionDep, SessionDep, SettingsDep
+from app.api.etags import code_etag, item_etag, not_modified
 from app.api.problems import PROBLEM_RESPONSES, WRITE_PROBLEM_RESPONSES, problem_doc
 from app.api.responses import model_response
 from app.db.sqlite import write_transaction
@@ -42,6 +43,13 @@ ETAG_HEADER: dict[str, Any] = {
     "ETag": {
         "description": 'the item\'s version, e.g. "3": send it back as If-Match to change it',
         "schema": {"type": "string", "pattern": '^"[0-9]+"$'},
+    }
+}
+CODE_ETAG_HEADER: dict[str, Any] = {
+    "ETag": {
+        "description": 'the item\'s id and version, e.g. "29.3" (a code can pass to another item, '
+        "so the tag names both); /items/{id} takes it as If-Match or If-None-Match too",
+        "schema": {"type": "string", "pattern": '^"[0-9]+\\.[0-9]+"$'},
     }
 }
 # OpenAPI links: what a client (or Schemathesis' stateful tests) can do next with the item it got,
@@ -80,6 +88,9 @@ ITEM_OK: dict[int | str, dict[str, Any]] = {
         "links": ITEM_LINKS,
     }
 }
+NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
+    304: {"description": "not modified: If-None-Match names this version", "headers": ETAG_HEADER}
+}
 CHANGE_REFUSED: dict[int | str, dict[str, Any]] = {
     422: problem_doc(
         "The request is invalid (`errors`), or the change would give the item a catalogue error "
@@ -102,18 +113,17 @@ def _release_query(description: str) -> Any:
     )
 
 
-def _etag(version: int) -> str:
-    return f'"{version}"'
-
-
 def _with_etag(item: ItemRead, response: Response) -> ItemRead:
-    response.headers["ETag"] = _etag(item.version)
+    response.headers["ETag"] = item_etag(item.version)
     return item
 
 
-def _item_response(item: ItemRead) -> Response:
-    """The item as JSON with its ETag as header, serialised once (app/api/responses.py)."""
-    return model_response(item, {"ETag": _etag(item.version)})
+def _conditional_response(item: ItemRead, if_none_match: str | None, *, by_code: bool) -> Response:
+    """304 when If-None-Match names this version, else the item as JSON, serialised once."""
+    etag = code_etag(item.id, item.version) if by_code else item_etag(item.version)
+    if not_modified(if_none_match, item.id, item.version, by_code=by_code):
+        return Response(status_code=304, headers={"ETag": etag})
+    return model_response(item, {"ETag": etag})
 
 
 def _reason(body_reason: str | None, actor: Actor) -> Actor:
@@ -190,7 +200,12 @@ async def list_items(
     response_model=ItemRead,
     summary="Get an item by its local code",
     responses={
-        **ITEM_OK,
+        200: {
+            "description": "the item; ETag names it and its version",
+            "headers": CODE_ETAG_HEADER,
+            "links": ITEM_LINKS,
+        },
+        304: {**NOT_MODIFIED[304], "headers": CODE_ETAG_HEADER},
         **PROBLEM_RESPONSES,
         404: problem_doc("no item carries this code"),
         409: problem_doc("several items carry this code; `candidates` lists them"),
@@ -212,6 +227,7 @@ async def get_item_by_code(
         str | None,
         Query(min_length=31, max_length=33, pattern=CODE_PATTERN, description="子项地方权力编码"),
     ] = None,
+    if_none_match: Annotated[str | None, Header(max_length=200)] = None,
     release: Annotated[
         str | None, _release_query("look the code up as this release published the catalogue")
     ] = None,
@@ -226,7 +242,7 @@ async def get_item_by_code(
         )
     else:
         item = await items.get_by_code(session, local_code=local_code, sub_code=sub_code)
-    return _item_response(item)
+    return _conditional_response(item, if_none_match, by_code=True)
 
 
 @router.get(
@@ -237,10 +253,7 @@ async def get_item_by_code(
         **ITEM_OK,
         **PROBLEM_RESPONSES,
         **NOT_FOUND,
-        304: {
-            "description": "not modified: If-None-Match names this version",
-            "headers": ETAG_HEADER,
-        },
+        **NOT_MODIFIED,
     },
 )
 async def get_item(
@@ -256,13 +269,7 @@ async def get_item(
         item = await releases.get_item_in_release(session, release_name=release, item_id=item_id)
     else:
         item = await items.get(session, item_id=item_id)
-    etag = _etag(item.version)
-    if if_none_match and (
-        if_none_match.strip() == "*"
-        or etag in [t.strip().removeprefix("W/") for t in if_none_match.split(",")]
-    ):
-        return Response(status_code=304, headers={"ETag": etag})
-    return _item_response(item)
+    return _conditional_response(item, if_none_match, by_code=False)
 
 
 @router.post(
