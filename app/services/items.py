@@ -10,6 +10,7 @@ from sqlalchemy import Select, bindparam, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
+from app.db.driver import DriverQuery
 from app.enums import ChangeKind, ItemStatus
 from app.errors import (
     AmbiguousCodeError,
@@ -61,9 +62,12 @@ LIST_CURSOR = "items"
 
 
 # Built once: the hottest read paths should not rebuild (and re-key) their statements per request.
-_BY_ID = queries.item_select().where(Item.id == bindparam("id"))
-_BY_CODE = queries.item_select().where(Item.local_code == bindparam("code")).order_by(Item.id)
-_BY_CODE_AND_SUB = _BY_CODE.where(Item.sub_local_code == bindparam("sub"))
+_BY_CODE_SELECT = (
+    queries.item_select().where(Item.local_code == bindparam("code")).order_by(Item.id)
+)
+_BY_ID = DriverQuery(queries.item_select().where(Item.id == bindparam("id")))
+_BY_CODE = DriverQuery(_BY_CODE_SELECT)
+_BY_CODE_AND_SUB = DriverQuery(_BY_CODE_SELECT.where(Item.sub_local_code == bindparam("sub")))
 
 
 async def find(session: AsyncSession, *, item_id: int) -> ItemRead | None:

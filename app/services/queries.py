@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.driver import DriverQuery
 from app.models import Agency, Item, PowerType
 from app.schemas.items import ItemRead
 
@@ -110,15 +111,14 @@ def to_read(rows: Iterable[Mapping[str, Any]]) -> list[ItemRead]:
 
 
 async def fetch_items(
-    session: AsyncSession, stmt: Select[Any], params: Mapping[str, Any] | None = None
+    session: AsyncSession, query: DriverQuery, params: Mapping[str, Any] | None = None
 ) -> list[ItemRead]:
-    """Run a statement built on item_select() and return ItemRead models.
+    """Run a query built on item_select() and return ItemRead models.
 
-    Through the session's connection (Core), not Session.execute: the rows are plain columns,
-    and the ORM's execution layer would only add its cost to every lookup.
+    Through the driver on the session's connection (app/db/driver.py), not Session.execute: the
+    rows are plain columns, and the ORM's and Core's execution layers would only add their cost
+    to every lookup.
     """
     if session.new or session.dirty or session.deleted:
         await session.flush()  # what Session.execute's autoflush would do: show pending writes
-    connection = await session.connection()
-    result = await connection.execute(stmt, params or {})
-    return to_read(result.mappings())
+    return to_read(await query.fetch(await session.connection(), params))

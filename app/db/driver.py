@@ -1,0 +1,111 @@
+"""Hot reads run by the database driver itself, past SQLAlchemy's execution layer.
+
+A lookup by code is one indexed row, and measured with py-spy (docs/performance.md) a quarter of
+its CPU went to Connection.execute: the compiled-cache lookup, the execution context, the event
+dispatch, the result proxy and the greenlet hops around each of them. A `DriverQuery` compiles
+its statement once per dialect, the way SQLAlchemy would, and then hands the SQL string and the
+positional values straight to asyncpg (whose own statement cache prepares it once per connection)
+or to aiosqlite, applying the same bind and result processors as SQLAlchemy does, so rows come
+back with the values Core would have given. It runs on the session's own connection, inside
+whatever transaction that connection has: it sees what the session sees, tests' rollbacks
+included.
+
+Only statements built once at import time belong here (their compiled form is kept), and only
+statements with plain bound values: an expanding IN list is compiled per call by SQLAlchemy and
+is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+Processor = Callable[[Any], Any] | None
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    params: tuple[str, ...]  # bound parameter names in positional order
+    defaults: Mapping[str, Any]  # values the statement binds itself (literals in the statement)
+    binders: Mapping[str, Processor]
+    keys: tuple[str, ...]  # result column names, as RowMapping would key them
+    readers: tuple[Processor, ...]
+
+
+class DriverQuery:
+    """A SELECT run through the driver; rows come back as dicts keyed by column name."""
+
+    def __init__(self, stmt: Select[Any]) -> None:
+        self.stmt = stmt
+        self._compiled: dict[str, _Compiled] = {}
+
+    def _compile(self, dialect: Dialect) -> _Compiled:
+        compiled = self.stmt.compile(dialect=dialect)
+        if "POSTCOMPILE" in compiled.string or not compiled.positional:
+            raise TypeError("DriverQuery needs plain positional bound values")
+        names = tuple(compiled.positiontup or ())
+        binders = {
+            name: compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+            for name in names
+        }
+        columns = list(self.stmt.selected_columns)
+        return _Compiled(
+            sql=compiled.string,
+            params=names,
+            defaults={n: v for n, v in compiled.params.items() if not compiled.binds[n].required},
+            binders=binders,
+            keys=tuple(str(c.key) for c in columns),
+            readers=tuple(
+                c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns
+            ),
+        )
+
+    def compiled_for(self, dialect: Dialect) -> _Compiled:
+        found = self._compiled.get(dialect.name)
+        if found is None:
+            found = self._compiled[dialect.name] = self._compile(dialect)
+        return found
+
+    async def fetch(
+        self, connection: AsyncConnection, params: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """The rows of the statement with `params` bound, on `connection`."""
+        c = self.compiled_for(connection.dialect)
+        given = {**c.defaults, **(params or {})}
+        values = []
+        for name in c.params:
+            value = given[name]
+            binder = c.binders[name]
+            values.append(binder(value) if binder is not None and value is not None else value)
+        raw = await connection.get_raw_connection()
+        sync = connection.sync_connection
+        if sync is not None and sync.dispatch.before_cursor_execute:
+            # Statement listeners (tracing, the tests' statement logs) still see the statement;
+            # there is no cursor nor execution context to give them.
+            sync.dispatch.before_cursor_execute(sync, None, c.sql, tuple(values), None, False)
+        adapter: Any = raw.dbapi_connection  # SQLAlchemy's adapter around the driver's connection
+        driver: Any = raw.driver_connection
+        if connection.dialect.name == "postgresql":
+            if not (adapter.autocommit or driver.is_in_transaction()):
+                # SQLAlchemy begins a transaction on its first statement; a snapshot the caller
+                # asked for (an export's REPEATABLE READ) must not miss this one, so let it.
+                result = await connection.execute(self.stmt, dict(given))
+                return [dict(row) for row in result.mappings()]
+            rows: Sequence[Sequence[Any]] = await driver.fetch(c.sql, *values)
+        else:
+            async with driver.execute(c.sql, values) as cursor:
+                rows = await cursor.fetchall()
+        keys, readers = c.keys, c.readers
+        return [
+            {
+                key: (read(value) if read is not None else value)
+                for key, read, value in zip(keys, readers, row, strict=True)
+            }
+            for row in rows
+        ]
