@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from app import __version__
-from app.api import problems
+from app.api import fastpath, problems
 from app.api.middleware import (
     BodyLimitMiddleware,
     RateLimitMiddleware,
@@ -18,7 +18,12 @@ from app.api.middleware import (
     TimeoutMiddleware,
 )
 from app.api.routes import api_router, docs, health
-from app.db.engine import create_engine, create_read_sessionmaker, create_sessionmaker
+from app.db.engine import (
+    create_engine,
+    create_read_sessionmaker,
+    create_sessionmaker,
+    reads_engine,
+)
 from app.settings import Settings, get_settings
 
 DESCRIPTION = """\
@@ -49,6 +54,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "read_engine": read_engine,
                 "read_sessionmaker": read_engine and create_sessionmaker(read_engine),
                 "replica_reads_sessionmaker": read_engine and create_read_sessionmaker(read_engine),
+                # The lookup's fast path (app/api/fastpath.py) reads here, as public reads do.
+                "lookup_engine": reads_engine(read_engine or engine),
             }
         finally:
             await engine.dispose()
@@ -71,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(api_router())
     docs.install(app)
+    fastpath.install(app)
     _install_middleware(app, settings)
     return app
 

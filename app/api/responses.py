@@ -13,9 +13,20 @@ from collections.abc import Mapping
 from fastapi import Response
 from pydantic import BaseModel
 
+from app.api.etags import code_etag, item_etag, not_modified
+from app.schemas.items import ItemRead
+
 
 def model_response(model: BaseModel, headers: Mapping[str, str] | None = None) -> Response:
     """`model` as application/json, as FastAPI would have written it."""
     return Response(
         content=model.model_dump_json(by_alias=True), media_type="application/json", headers=headers
     )
+
+
+def item_response(item: ItemRead, if_none_match: str | None, *, by_code: bool) -> Response:
+    """304 when If-None-Match names this version, else the item as JSON, serialised once."""
+    etag = code_etag(item.id, item.version) if by_code else item_etag(item.version)
+    if not_modified(if_none_match, item.id, item.version, by_code=by_code):
+        return Response(status_code=304, headers={"ETag": etag})
+    return model_response(item, {"ETag": etag})

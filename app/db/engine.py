@@ -109,9 +109,14 @@ def create_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSes
     snapshot for the whole file, open their own REPEATABLE READ transaction.) SQLite's BEGIN is
     not a round trip, and its read transaction keeps a multi-statement read on one WAL snapshot.
     """
+    return async_sessionmaker(reads_engine(engine), expire_on_commit=False)
+
+
+def reads_engine(engine: AsyncEngine) -> AsyncEngine:
+    """`engine` as requests that only read use it: autocommit on PostgreSQL (see above)."""
     if engine.dialect.name == "postgresql":
-        engine = engine.execution_options(isolation_level="AUTOCOMMIT")
-    return async_sessionmaker(engine, expire_on_commit=False)
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    return engine
 
 
 def backend_name(engine: AsyncEngine) -> str:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select, bindparam, select, tuple_
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.db.driver import DriverQuery
@@ -96,13 +96,25 @@ async def get_by_code(
         ItemNotFoundError: no item carries the code.
         AmbiguousCodeError: several items carry it; `details["candidates"]` lists them.
     """
+    connection = await queries.session_connection(session)
+    return await get_by_code_on(connection, local_code=local_code, sub_code=sub_code)
+
+
+async def get_by_code_on(
+    connection: AsyncConnection, *, local_code: str, sub_code: str | None = None
+) -> ItemRead:
+    """get_by_code on a connection of its own, without a session (the lookup's fast path).
+
+    Raises:
+        ItemNotFoundError: no item carries the code.
+        AmbiguousCodeError: several items carry it; `details["candidates"]` lists them.
+    """
     params = {"code": normalize_code(local_code) or ""}
     stmt = _BY_CODE
     if sub_code is not None:
         stmt = _BY_CODE_AND_SUB
         params["sub"] = normalize_code(sub_code) or ""
-    found = await queries.fetch_items(session, stmt, params)
-    return one_by_code(found)
+    return one_by_code(await queries.read_items(connection, stmt, params))
 
 
 def one_by_code(found: list[ItemRead], where: str = "") -> ItemRead:

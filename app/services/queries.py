@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import Select, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.db.driver import DriverQuery
 from app.models import Agency, Item, PowerType
@@ -110,15 +110,26 @@ def to_read(rows: Iterable[Mapping[str, Any]]) -> list[ItemRead]:
     return [ItemRead.model_validate(item_document(r)) for r in rows]
 
 
-async def fetch_items(
-    session: AsyncSession, query: DriverQuery, params: Mapping[str, Any] | None = None
+async def session_connection(session: AsyncSession) -> AsyncConnection:
+    """The session's connection, with its pending writes flushed (what autoflush would do)."""
+    if session.new or session.dirty or session.deleted:
+        await session.flush()
+    return await session.connection()
+
+
+async def read_items(
+    connection: AsyncConnection, query: DriverQuery, params: Mapping[str, Any] | None = None
 ) -> list[ItemRead]:
     """Run a query built on item_select() and return ItemRead models.
 
-    Through the driver on the session's connection (app/db/driver.py), not Session.execute: the
-    rows are plain columns, and the ORM's and Core's execution layers would only add their cost
-    to every lookup.
+    Through the driver (app/db/driver.py), not Session.execute: the rows are plain columns, and
+    the ORM's and Core's execution layers would only add their cost to every lookup.
     """
-    if session.new or session.dirty or session.deleted:
-        await session.flush()  # what Session.execute's autoflush would do: show pending writes
-    return to_read(await query.fetch(await session.connection(), params))
+    return to_read(await query.fetch(connection, params))
+
+
+async def fetch_items(
+    session: AsyncSession, query: DriverQuery, params: Mapping[str, Any] | None = None
+) -> list[ItemRead]:
+    """read_items on the session's connection, seeing what the session has pending."""
+    return await read_items(await session_connection(session), query, params)

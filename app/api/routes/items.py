@@ -8,9 +8,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Path, Query, Response
 
 from app.api.deps import ActorDep, IfMatchDep, ReadSessionDep, SessionDep, SettingsDep
-from app.api.etags import code_etag, item_etag, not_modified
+from app.api.etags import item_etag
 from app.api.problems import PROBLEM_RESPONSES, WRITE_PROBLEM_RESPONSES, problem_doc
-from app.api.responses import model_response
+from app.api.responses import item_response, model_response
 from app.db.sqlite import write_transaction
 from app.enums import ItemStatus
 from app.schemas.base import NO_NUL_PATTERN, Rfc3339DateTime
@@ -116,14 +116,6 @@ def _release_query(description: str) -> Any:
 def _with_etag(item: ItemRead, response: Response) -> ItemRead:
     response.headers["ETag"] = item_etag(item.version)
     return item
-
-
-def _conditional_response(item: ItemRead, if_none_match: str | None, *, by_code: bool) -> Response:
-    """304 when If-None-Match names this version, else the item as JSON, serialised once."""
-    etag = code_etag(item.id, item.version) if by_code else item_etag(item.version)
-    if not_modified(if_none_match, item.id, item.version, by_code=by_code):
-        return Response(status_code=304, headers={"ETag": etag})
-    return model_response(item, {"ETag": etag})
 
 
 def _reason(body_reason: str | None, actor: Actor) -> Actor:
@@ -242,7 +234,7 @@ async def get_item_by_code(
         )
     else:
         item = await items.get_by_code(session, local_code=local_code, sub_code=sub_code)
-    return _conditional_response(item, if_none_match, by_code=True)
+    return item_response(item, if_none_match, by_code=True)
 
 
 @router.get(
@@ -269,7 +261,7 @@ async def get_item(
         item = await releases.get_item_in_release(session, release_name=release, item_id=item_id)
     else:
         item = await items.get(session, item_id=item_id)
-    return _conditional_response(item, if_none_match, by_code=False)
+    return item_response(item, if_none_match, by_code=False)
 
 
 @router.post(

@@ -1,0 +1,219 @@
+"""The lookup's fast path (app/api/fastpath.py) answers exactly as the documented route does.
+
+Two apps over one committed database: the real one, and one with the fast route taken out, so
+that every request there reaches `get_item_by_code`. Each case is asked of both and the answers
+compared (status, body, headers); a counter on the fast route shows which requests it took.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select, update
+
+from app.api.fastpath import FastLookupRoute
+from app.db import migrations
+from app.db.engine import create_engine, create_sessionmaker
+from app.enums import ItemStatus, KeyScope
+from app.main import create_app
+from app.models import Item
+from app.services import items, keys
+from app.services.revisions import Actor
+from app.settings import Settings, get_settings
+from tests.asgi import lifespan_client
+from tests.dbutil import drop_database, fresh_database
+from tests.factories import DUNHUANG, MINQIN, SHARED_CODE, import_file
+
+VOLATILE_HEADERS = {"x-request-id", "date", "server"}
+BY_CODE = "/api/v1/items/by-code/"
+
+
+class Catalogue:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.unique_code = ""
+        self.parent_code = ""
+        self.sub_code = ""
+        self.withdrawn_code = ""
+        self.read_key = ""
+
+
+@pytest.fixture
+async def catalogue(tmp_path: Path, worker_id: str) -> AsyncIterator[Catalogue]:
+    """Both seeds, a withdrawn item, a read key: committed, as a server would see them."""
+    url = await asyncio.to_thread(fresh_database, f"api_fast{worker_id}", tmp_path)
+    await asyncio.to_thread(migrations.upgrade, url)
+    cat = Catalogue(Settings(database_url=url, rate_limit_per_minute=1_000_000))
+    engine = create_engine(cat.settings)
+    async with create_sessionmaker(engine)() as s, s.begin():
+        await import_file(s, MINQIN)
+        await import_file(s, DUNHUANG)
+        rows = (await s.execute(select(Item.id, Item.local_code, Item.sub_local_code))).all()
+        coded = [r for r in rows if r.local_code]
+        counts: dict[str, int] = {}
+        for r in coded:
+            counts[r.local_code] = counts.get(r.local_code, 0) + 1
+        singles = [r for r in coded if counts[r.local_code] == 1]
+        cat.unique_code = singles[0].local_code
+        # The seeds' sub-items carry no codes of their own: give one item a sub-item code.
+        with_sub = singles[2]
+        cat.parent_code, cat.sub_code = with_sub.local_code, with_sub.local_code[:-3] + "001"
+        await s.execute(
+            update(Item).where(Item.id == with_sub.id).values(sub_local_code=cat.sub_code)
+        )
+        gone = singles[1]
+        cat.withdrawn_code = gone.local_code
+        await items.set_status(
+            s,
+            item_id=gone.id,
+            expected_version=None,
+            status=ItemStatus.WITHDRAWN,
+            actor=Actor("fast path test"),
+        )
+        _, cat.read_key = await keys.create(
+            s, name="fast path", scope=KeyScope.READ, agency_names=[]
+        )
+    await engine.dispose()
+    yield cat
+    await asyncio.to_thread(drop_database, url)
+
+
+def without_fast_route(app: FastAPI) -> FastAPI:
+    app.router.routes[:] = [r for r in app.router.routes if not isinstance(r, FastLookupRoute)]
+    return app
+
+
+class Counter:
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls = 0
+        original = FastLookupRoute.lookup
+
+        async def counted(route: FastLookupRoute, request: Any) -> Any:
+            self.calls += 1
+            return await original(route, request)
+
+        monkeypatch.setattr(FastLookupRoute, "lookup", counted)
+
+
+@pytest.fixture
+def counter(monkeypatch: pytest.MonkeyPatch) -> Counter:
+    return Counter(monkeypatch)
+
+
+async def both(
+    settings: Settings, method: str, url: str, headers: dict[str, str] | None = None
+) -> tuple[httpx.Response, httpx.Response]:
+    async with (
+        lifespan_client(create_app(settings)) as fast,
+        lifespan_client(without_fast_route(create_app(settings))) as documented,
+    ):
+        return (
+            await fast.request(method, url, headers=headers),
+            await documented.request(method, url, headers=headers),
+        )
+
+
+def same_answer(fast: httpx.Response, documented: httpx.Response) -> None:
+    assert fast.status_code == documented.status_code, (fast.text, documented.text)
+    assert fast.content == documented.content
+    strip = lambda r: {k: v for k, v in r.headers.items() if k not in VOLATILE_HEADERS}  # noqa: E731
+    assert strip(fast) == strip(documented)
+
+
+def plain_cases(cat: Catalogue) -> list[tuple[str, dict[str, str], int]]:
+    """(url, headers, expected status) of requests the fast route takes."""
+    return [
+        (BY_CODE + cat.unique_code, {}, 200),
+        (f"{BY_CODE}{cat.parent_code}?sub_code={cat.sub_code}", {}, 200),
+        (BY_CODE + SHARED_CODE, {}, 409),
+        (BY_CODE + "11620621MB1765558346202360010" + "99", {}, 404),
+        (BY_CODE + cat.withdrawn_code, {}, 200),
+        (BY_CODE + cat.unique_code, {"If-None-Match": '"1"'}, 200),  # a bare tag: no 304 here
+        (BY_CODE + cat.unique_code, {"If-None-Match": "*"}, 304),
+    ]
+
+
+async def test_plain_lookups_take_the_fast_route_and_answer_the_same(
+    catalogue: Catalogue, counter: Counter
+) -> None:
+    cases = plain_cases(catalogue)
+    for url, headers, status in cases:
+        fast, documented = await both(catalogue.settings, "GET", url, headers)
+        assert fast.status_code == status, (url, fast.text)
+        same_answer(fast, documented)
+    assert counter.calls == len(cases)
+
+
+async def test_the_by_code_etag_gives_a_304_on_the_fast_route(
+    catalogue: Catalogue, counter: Counter
+) -> None:
+    async with lifespan_client(create_app(catalogue.settings)) as c:
+        first = await c.get(BY_CODE + catalogue.unique_code)
+        again = await c.get(
+            BY_CODE + catalogue.unique_code, headers={"If-None-Match": first.headers["ETag"]}
+        )
+    assert again.status_code == 304
+    assert again.headers["ETag"] == first.headers["ETag"]
+    assert counter.calls == 2
+
+
+async def test_other_requests_fall_through_to_the_documented_route(
+    catalogue: Catalogue, counter: Counter
+) -> None:
+    code = catalogue.unique_code
+    cases: list[tuple[str, str, dict[str, str], int]] = [
+        ("GET", BY_CODE + code, {"Authorization": f"Bearer {catalogue.read_key}"}, 200),
+        ("GET", BY_CODE + code, {"Authorization": "Bearer pck_not_a_key"}, 401),
+        ("GET", BY_CODE + code + "?release=no-such-release", {}, 404),
+        ("GET", BY_CODE + code + "?unknown=1", {}, 200),
+        ("GET", BY_CODE + code + "?sub_code=short", {}, 422),
+        ("GET", f"{BY_CODE}{code}?sub_code={code}&sub_code={code}", {}, 404),
+        ("GET", BY_CODE + code.lower(), {}, 422),
+        ("GET", BY_CODE + code[:-1], {}, 422),
+        ("GET", BY_CODE + code, {"If-None-Match": '"' + "9" * 300 + '"'}, 422),
+        ("HEAD", BY_CODE + code, {}, 405),
+    ]
+    for method, url, headers, status in cases:
+        fast, documented = await both(catalogue.settings, method, url, headers)
+        assert fast.status_code == status, (url, fast.text)
+        same_answer(fast, documented)
+    assert counter.calls == 0
+
+
+async def test_reads_closed_to_the_public_fall_through_to_the_key_check(
+    catalogue: Catalogue, counter: Counter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(get_settings(), "public_read", False)
+    fast, documented = await both(catalogue.settings, "GET", BY_CODE + catalogue.unique_code)
+    assert fast.status_code == 401
+    same_answer(fast, documented)
+    assert counter.calls == 0
+
+
+async def test_dependency_overrides_reach_the_documented_route(
+    catalogue: Catalogue, counter: Counter
+) -> None:
+    app = create_app(catalogue.settings)
+    app.dependency_overrides[object] = object  # any override: tests' sessions must be honoured
+    async with lifespan_client(app) as c:
+        r = await c.get(BY_CODE + catalogue.unique_code)
+    assert r.status_code == 200
+    assert counter.calls == 0
+
+
+async def test_a_replica_serves_the_fast_route(catalogue: Catalogue, counter: Counter) -> None:
+    settings = catalogue.settings.model_copy(
+        update={"read_database_url": catalogue.settings.database_url}
+    )
+    async with lifespan_client(create_app(settings)) as c:
+        assert c.state["lookup_engine"].url == c.state["read_engine"].url
+        assert c.state["lookup_engine"].sync_engine.pool is c.state["read_engine"].sync_engine.pool
+        r = await c.get(BY_CODE + catalogue.unique_code)
+    assert r.status_code == 200
+    assert counter.calls == 1
