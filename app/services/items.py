@@ -6,7 +6,7 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select, tuple_
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -163,33 +163,62 @@ async def list_items(
         InvalidCursorError: the cursor is not one this service made for this listing.
         InvalidInputError: the search term is too long or holds NUL.
     """
-    stmt = _filtered(queries.item_select(), filters)
     term = search.normalize_term(filters.q)
-    if term is None:
-        kind = LIST_CURSOR
-        key: list[Any] = [Item.id]
-        stmt = stmt.order_by(Item.id)
-    else:
-        # The cursor of a search remembers its term, so it cannot page through another search.
-        kind = f"{LIST_CURSOR}:q:{hashlib.sha256(term.encode()).hexdigest()[:16]}"
-        rank = search.name_rank(term, session.get_bind().dialect.name)
-        key = [rank, Item.id]
-        stmt = search.apply_search(stmt, term, session.get_bind().dialect.name)
-        stmt = stmt.add_columns(rank.label("search_rank"))
+    if term is not None:
+        return await _search_items(
+            session, filters=filters, term=term, limit=limit, cursor=cursor, secret=secret
+        )
+    stmt = _filtered(queries.item_select(), filters).order_by(Item.id)
     if cursor:
-        after = cursors.decode(cursor, kind=kind, secret=secret)
-        if len(after) != len(key) or not all(isinstance(v, int) for v in after):
-            raise InvalidCursorError("the cursor is not valid")
-        stmt = stmt.where(tuple_(*key) > tuple_(*after))
+        after = _cursor_key(cursor, kind=LIST_CURSOR, secret=secret, length=1)
+        stmt = stmt.where(Item.id > after[0])
     result = await session.execute(stmt.limit(limit + 1))
     rows = list(result.mappings())
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
-        last = rows[-1]
-        values = [last["id"]] if term is None else [last["search_rank"], last["id"]]
-        next_cursor = cursors.encode(values, kind=kind, secret=secret)
+        next_cursor = cursors.encode([rows[-1]["id"]], kind=LIST_CURSOR, secret=secret)
     return Page[ItemRead](items=queries.to_read(rows), next_cursor=next_cursor)
+
+
+def _cursor_key(cursor: str, *, kind: str, secret: str, length: int) -> list[int]:
+    after = cursors.decode(cursor, kind=kind, secret=secret)
+    if len(after) != length or not all(isinstance(v, int) for v in after):
+        raise InvalidCursorError("the cursor is not valid")
+    return after
+
+
+async def _search_items(
+    session: AsyncSession,
+    *,
+    filters: ItemFilter,
+    term: str,
+    limit: int,
+    cursor: str | None,
+    secret: str,
+) -> Page[ItemRead]:
+    """One page of a search: name matches first, each rank in id order (see services/search)."""
+    # The cursor of a search remembers its term, so it cannot page through another search.
+    kind = f"{LIST_CURSOR}:q:{hashlib.sha256(term.encode()).hexdigest()[:16]}"
+    after = None
+    if cursor:
+        rank, after_id = _cursor_key(cursor, kind=kind, secret=secret, length=2)
+        after = (rank, after_id)
+    keys = await search.search_page(
+        session,
+        filtered=lambda stmt: _filtered(stmt, filters),
+        term=term,
+        after=after,
+        limit=limit + 1,
+    )
+    next_cursor = None
+    if len(keys) > limit:
+        keys = keys[:limit]
+        next_cursor = cursors.encode(list(keys[-1]), kind=kind, secret=secret)
+    ids = [item_id for _, item_id in keys]
+    result = await session.execute(queries.item_select().where(Item.id.in_(ids)))
+    by_id = {row["id"]: row for row in result.mappings()}
+    return Page[ItemRead](items=queries.to_read(by_id[i] for i in ids), next_cursor=next_cursor)
 
 
 # --- writes --------------------------------------------------------------------------------------

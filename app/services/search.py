@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case
+from sqlalchemy import ColumnElement, FromClause, Select, and_, case, func, not_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import dialect
+from app.db.dialect import ITEM_SEARCH_FIELDS
 from app.errors import InvalidInputError
 from app.models import Item
 
@@ -55,3 +58,107 @@ def apply_search(stmt: Select[Any], q: str | None, dialect_name: str) -> Select[
         .order_by(None)
         .order_by(name_rank(term, dialect_name), Item.id)
     )
+
+
+# --- one page of a search, name matches first ----------------------------------------------------
+#
+# A page is the first `limit` items by (rank, id), rank 0 for a name match and 1 for the others.
+# One statement ordered by that key makes the database find, check and sort every match before it
+# can return the first twenty: at 100k items a common term such as 医疗保障 matches most of them,
+# and a page took half a second. And the planner cannot tell a common term from a rare one (it
+# guesses a handful of rows for any LIKE '%…%'), so it never chooses to walk the items in id
+# order and stop early, which for a common term is the fast plan.
+#
+# So each rank is its own query, in id order, and each first looks at a window of the next
+# WINDOW items of the listing (its other filters applied) through the primary key: a term that
+# fills the page from there is answered by reading a thousand rows. Only when the window does not
+# fill it (a rarer term) do the search indexes find the rest, after the window; for a rare term
+# they return few rows, which is when they are fast. The rows found are the same either way: the
+# window checks every item in it, and the index conditions decide exactly as a substring scan.
+
+WINDOW = 1000
+NAME_RANK, OTHER_RANK = 0, 1
+
+Filter = Callable[[Select[Any]], Select[Any]]
+
+
+def _rank_hit(item: FromClause, term: str, rank: int, dialect_name: str) -> ColumnElement[bool]:
+    """The items of `rank` for `term`: the name contains it (0), or only another field does (1)."""
+    fields = [item.c[name] for name in ITEM_SEARCH_FIELDS]
+    in_name = dialect.text_contains(fields[0], term, dialect_name)
+    if rank == NAME_RANK:
+        return in_name
+    return and_(
+        not_(in_name), or_(*(dialect.text_contains(f, term, dialect_name) for f in fields[1:]))
+    )
+
+
+async def _rank_ids(
+    session: AsyncSession,
+    filtered: Filter,
+    term: str,
+    rank: int,
+    after_id: int,
+    need: int,
+    dialect_name: str,
+    window: int,
+) -> list[int]:
+    """The first `need` ids after `after_id` (in id order) of one rank of a search."""
+    searched = [Item.__table__.c[name] for name in ITEM_SEARCH_FIELDS]
+    listing = filtered(select(Item.id)).where(Item.id > after_id).order_by(Item.id).limit(window)
+    first = filtered(select(Item.id, *searched)).where(Item.id > after_id)
+    window_rows = first.order_by(Item.id).limit(window).subquery("search_window")
+    found = list(
+        (
+            await session.scalars(
+                select(window_rows.c.id)
+                .where(_rank_hit(window_rows, term, rank, dialect_name))
+                .order_by(window_rows.c.id)
+                .limit(need)
+            )
+        ).all()
+    )
+    if len(found) >= need:
+        return found
+    span = listing.subquery("search_span")
+    count, last = (await session.execute(select(func.count(), func.max(span.c.id)))).one()
+    if count < window:  # the window held the rest of the listing
+        return found
+    item = Item.__table__
+    rest = (
+        filtered(select(Item.id))
+        .where(
+            dialect.item_search_match(item, term, dialect_name),
+            _rank_hit(item, term, rank, dialect_name),
+            Item.id > last,
+        )
+        .order_by(Item.id)
+        .limit(need - len(found))
+    )
+    return found + list((await session.scalars(rest)).all())
+
+
+async def search_page(
+    session: AsyncSession,
+    *,
+    filtered: Filter,
+    term: str,
+    after: tuple[int, int] | None,
+    limit: int,
+    window: int = WINDOW,
+) -> list[tuple[int, int]]:
+    """Up to `limit` (rank, id) keys of a search, after the key `after`, in key order.
+
+    `filtered` adds the listing's other filters to a SELECT on Item; `term` is normalized.
+    """
+    dialect_name = session.get_bind().dialect.name
+    first_rank, first_id = after or (NAME_RANK, 0)
+    keys: list[tuple[int, int]] = []
+    for rank in (NAME_RANK, OTHER_RANK):
+        need = limit - len(keys)
+        if rank < first_rank or need <= 0:
+            continue
+        after_id = first_id if rank == first_rank else 0
+        ids = await _rank_ids(session, filtered, term, rank, after_id, need, dialect_name, window)
+        keys += [(rank, i) for i in ids]
+    return keys

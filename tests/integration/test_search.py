@@ -24,7 +24,7 @@ from app.enums import ItemStatus
 from app.errors import InvalidInputError
 from app.models import Agency, Base, Item
 from app.services.queries import item_select
-from app.services.search import MAX_TERM_LENGTH, apply_search
+from app.services.search import MAX_TERM_LENGTH, apply_search, search_page
 from app.settings import Settings
 from tests.dbutil import drop_database, fresh_database
 from tests.factories import DUNHUANG, MINQIN, import_file
@@ -234,6 +234,64 @@ class TestSearchMatchesSubstringScan:
         ids = await _search(session, term)
         assert item_id in ids
         assert ids == _expected(texts, term)
+
+
+async def _pages(
+    session: AsyncSession, q: str, *, window: int, limit: int, filtered: Any = lambda s: s
+) -> list[int]:
+    """Every page of search_page for `q`, each asked for after the last key of the one before."""
+    ids: list[int] = []
+    after = None
+    while True:
+        keys = await search_page(
+            session, filtered=filtered, term=q.strip(), after=after, limit=limit, window=window
+        )
+        ids += [item_id for _, item_id in keys]
+        if len(keys) < limit:
+            return ids
+        after = keys[-1]
+
+
+class TestSearchPages:
+    """search_page: each rank from a window of items in id order, then from the indexes."""
+
+    @pytest.mark.parametrize("window", [1, 2, 5, 1000])
+    async def test_pages_equal_the_scan_whatever_the_window(
+        self, session: AsyncSession, catalogue: list[Item], window: int
+    ) -> None:
+        texts = await _texts(session)
+        terms = [*_random_terms(texts, 40, seed=window), *SPECIAL_TERMS, "医疗保障", "医", "法"]
+        for term in dict.fromkeys(terms):
+            for limit in (3, 50):
+                got = await _pages(session, term, window=window, limit=limit)
+                assert got == _expected(texts, term), f"term {term!r}, limit {limit}"
+
+    @pytest.mark.parametrize("window", [2, 1000])
+    async def test_the_listing_filters_apply_to_window_and_index_alike(
+        self, session: AsyncSession, catalogue: list[Item], window: int
+    ) -> None:
+        first, _second = catalogue
+        first.status = ItemStatus.WITHDRAWN
+        await session.flush()
+        agency_id = first.agency_id
+        active = {
+            row.id
+            for row in await session.execute(
+                select(Item.id).where(Item.agency_id == agency_id, Item.status == "active")
+            )
+        }
+        texts = await _texts(session)
+
+        def filtered(stmt: Any) -> Any:
+            return stmt.where(Item.agency_id == agency_id, Item.status == ItemStatus.ACTIVE)
+
+        for term in ("医疗保障", "医", "aBc", "处罚", "法"):
+            want = [i for i in _expected(texts, term) if i in active]
+            got = await _pages(session, term, window=window, limit=4, filtered=filtered)
+            assert got == want, term
+        assert first.id not in await _pages(
+            session, "aBc", window=window, limit=4, filtered=filtered
+        )
 
 
 class TestSearchFollowsWrites:
