@@ -112,16 +112,30 @@ _SEARCH_ONLY_INDEXES = frozenset(
 
 _ITEM_FTS = table("item_fts", column("rowid", Integer))
 
+# Migration 0004's index of the change feed's order, on PostgreSQL only (see feed_order).
+_FEED_ONLY_INDEXES = frozenset({"ix_change_feed_order"})
+
 
 def autogenerate_include_name(
     name: str | None, type_: str, parent_names: Mapping[str, str | None]
 ) -> bool:
-    """Alembic `include_name`: False for the single-database search objects of migration 0002."""
+    """Alembic `include_name`: False for the single-database objects of migrations 0002 and 0004."""
     if type_ == "table":
         return name not in _SEARCH_ONLY_TABLES
     if type_ == "index" and parent_names.get("table_name") == "item":
         return name not in _SEARCH_ONLY_INDEXES
+    if type_ == "index" and parent_names.get("table_name") == "change":
+        return name not in _FEED_ONLY_INDEXES
     return True
+
+
+def feed_order(change: FromClause, dialect_name: str) -> tuple[ColumnElement[Any], ...]:
+    """The change feed's key: (transaction, position) on PostgreSQL, where ix_change_feed_order
+    serves it; the position alone on SQLite, whose txid is always empty (current_txid), so the
+    two keys order alike there and the primary key serves it."""
+    if dialect_name == "postgresql":
+        return (func.coalesce(change.c.txid, 0), change.c.id)
+    return (change.c.id,)
 
 
 def like_contains_pattern(term: str) -> str:
