@@ -485,10 +485,15 @@ async def _revision_reads(
 
 
 def revision_item(snap: dict[str, Any], agency: Any, changed_at: datetime) -> ItemRead:
-    """The Item JSON of a revision snapshot."""
+    """The Item of a revision snapshot."""
+    return ItemRead.model_validate(revision_document(snap, agency, changed_at))
+
+
+def revision_document(snap: dict[str, Any], agency: Any, changed_at: datetime) -> dict[str, Any]:
+    """The Item JSON of a revision snapshot, before validation (see revision_item)."""
     labels = power_types.standard_labels()
     created = snap.get("created_at")
-    doc = {
+    return {
         **{k: snap.get(k) for k in revisions.SNAPSHOT_FIELDS},
         "id": snap["id"],
         "version": snap["version"],
@@ -511,7 +516,6 @@ def revision_item(snap: dict[str, Any], agency: Any, changed_at: datetime) -> It
         "created_at": created or changed_at,
         "updated_at": changed_at,
     }
-    return ItemRead.model_validate(doc)
 
 
 async def list_revisions(session: AsyncSession, *, item_id: int) -> list[ItemRevisionRead]:
