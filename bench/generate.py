@@ -36,7 +36,7 @@ SEEDS = (
 ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 ITEMS_PER_AGENCY = 300
 ITEMS_PER_FILE = 10_000
-GENERATOR_VERSION = 2  # bump when the items change: written files of another version are redone
+GENERATOR_VERSION = 3  # bump when the items change: written files of another version are redone
 
 # Power types a county bureau exercises, with their labels (the reference table's codes).
 POWER_TYPES = (
@@ -191,7 +191,9 @@ def items(size: int, seed: int = 20261202) -> Iterator[dict[str, Any]]:
     """`size` item documents (sub-items included in the count), always the same for a seed."""
     rng = random.Random(seed)
     words = vocabulary()
-    agencies = _agencies(max(1, size // ITEMS_PER_AGENCY), rng)
+    # Enough agencies that none takes items twice: a list arrives once per agency (and a second,
+    # separate list of an agency would be matched against the first by the importer).
+    agencies = _agencies(max(1, -(-size // ITEMS_PER_AGENCY)), rng)
     produced = 0
     recent_codes: list[str] = []
     while produced < size:
@@ -259,7 +261,13 @@ def items(size: int, seed: int = 20261202) -> Iterator[dict[str, Any]]:
 
 
 def write_files(size: int, directory: Path, seed: int = 20261202) -> list[Path]:
-    """The catalogue as NDJSON files of ITEMS_PER_FILE items; reused when already written."""
+    """The catalogue as NDJSON files of about ITEMS_PER_FILE items; reused when already written.
+
+    A file ends only where an agency does: each agency's list is one file, as lists arrive. An
+    agency split over two files would have its second part matched against the first on import
+    (the same code counts as the same item, renamed), and the catalogue would come out a few items
+    short of its size.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     done = directory / "COMPLETE"
     if done.exists() and done.read_text() == f"{size} {seed} v{GENERATOR_VERSION}\n":
@@ -269,13 +277,16 @@ def write_files(size: int, directory: Path, seed: int = 20261202) -> list[Path]:
         old.unlink()
     paths: list[Path] = []
     out = None
-    for n, item in enumerate(items(size, seed)):
-        if n % ITEMS_PER_FILE == 0:
+    in_file, agency = 0, None
+    for item in items(size, seed):
+        if out is None or (in_file >= ITEMS_PER_FILE and item["agency"]["name"] != agency):
             if out is not None:
                 out.close()
             paths.append(directory / f"part-{len(paths):05d}.ndjson")
             out = paths[-1].open("w", encoding="utf-8")
-        assert out is not None
+            in_file = 0
+        agency = item["agency"]["name"]
+        in_file += 1
         out.write(json.dumps(item, ensure_ascii=False) + "\n")
     if out is not None:
         out.close()

@@ -6,6 +6,8 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from app.services.codes import decode
 from bench import generate
 
@@ -53,6 +55,26 @@ def test_files_hold_every_item_once(tmp_path: Path) -> None:
     lines = [json.loads(line) for p in paths for line in p.read_text("utf-8").splitlines()]
     assert lines == list(generate.items(2500, seed=3))
     assert generate.write_files(2500, tmp_path, seed=3) == paths  # reused, not rewritten
+
+
+def test_each_agency_is_one_file_and_one_stretch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Lists arrive per agency: an agency split over files (or given items again after the others)
+    # would be matched against its first part on import, and the catalogue would lose items.
+    monkeypatch.setattr(generate, "ITEMS_PER_FILE", 1000)
+    paths = generate.write_files(4550, tmp_path, seed=5)
+    assert len(paths) > 2
+    agencies: list[str] = []
+    file_of: dict[str, Path] = {}
+    for path in paths:
+        for line in path.read_text("utf-8").splitlines():
+            name = json.loads(line)["agency"]["name"]
+            assert file_of.setdefault(name, path) == path, name
+            if not agencies or agencies[-1] != name:
+                assert name not in agencies, name
+                agencies.append(name)
+    assert len(agencies) == -(-4550 // generate.ITEMS_PER_AGENCY)
 
 
 def test_codes_carry_their_agencys_province() -> None:
