@@ -403,8 +403,14 @@ def lookups(url: str, backend: str, size: int, codes: list[str], cfg: Config) ->
 # --- search -----------------------------------------------------------------------------------
 
 
+# Terms with more matches than this are timed but not paged through to compare with a scan.
+SCAN_CHECK_LIMIT = 200_000
+RARE_TERMS = 6
+
+
 def search_terms(cfg: Config) -> tuple[list[str], list[str]]:
-    """Deterministic terms from the vocabulary: 3–6 characters, and 1–2 characters."""
+    """Deterministic terms: 3–6 characters of the vocabulary and whole item names (rare: a few
+    dozen items each at 1M, found through the indexes), and 1–2 characters."""
     words = generate.vocabulary()
     long_terms, short_terms = [], []
     for n, phrase in enumerate(words.objects):
@@ -413,7 +419,8 @@ def search_terms(cfg: Config) -> tuple[list[str], list[str]]:
             long_terms.append(phrase[start : start + 3 + n % 3])
         short_terms.append(phrase[n % len(phrase)] if n % 2 else phrase[:2])
     k = cfg.search_samples
-    return sorted(set(long_terms))[:k], sorted(set(short_terms))[:k]
+    names = sorted({doc["name"] for doc in generate.items(RARE_TERMS * 50)})[::50][:RARE_TERMS]
+    return sorted(set(long_terms))[:k] + names, sorted(set(short_terms))[:k]
 
 
 async def scan_ids(url: str, term: str) -> set[int]:
@@ -476,7 +483,7 @@ async def search(url: str, backend: str, size: int, cfg: Config) -> list[Figure]
             checked, mismatched = 0, []
             for term in terms:
                 truth = await scan_ids(url, term)
-                if len(truth) > 20_000:
+                if len(truth) > SCAN_CHECK_LIMIT:
                     continue
                 checked += 1
                 if api_ids(client, term) != truth:
