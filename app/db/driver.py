@@ -6,9 +6,9 @@ dispatch, the result proxy and the greenlet hops around each of them. A `DriverQ
 its statement once per dialect, the way SQLAlchemy would, and then hands the SQL string and the
 positional values straight to asyncpg (whose own statement cache prepares it once per connection)
 or to aiosqlite, applying the same bind and result processors as SQLAlchemy does, so rows come
-back with the values Core would have given. It runs on the session's own connection, inside
-whatever transaction that connection has: it sees what the session sees, tests' rollbacks
-included.
+back with the values Core would have given. It runs on the connection it is given (a session's,
+or the lookup's fast path's own), inside whatever transaction that connection has: on a session's
+connection it sees what the session sees, tests' rollbacks included.
 
 Only statements built once at import time belong here (their compiled form is kept), and only
 statements with plain bound values: an expanding IN list is compiled per call by SQLAlchemy and
