@@ -86,7 +86,6 @@ async def _rank_ids(
 ) -> list[int]:
     """The first `need` ids after `after_id` (in id order) of one rank of a search."""
     searched = [Item.__table__.c[name] for name in ITEM_SEARCH_FIELDS]
-    listing = filtered(select(Item.id)).where(Item.id > after_id).order_by(Item.id).limit(window)
     first = filtered(select(Item.id, *searched)).where(Item.id > after_id)
     window_rows = first.order_by(Item.id).limit(window).subquery("search_window")
     found = list(
@@ -101,8 +100,8 @@ async def _rank_ids(
     )
     if len(found) >= need:
         return found
-    span = listing.subquery("search_span")
-    count, last = (await session.execute(select(func.count(), func.max(span.c.id)))).one()
+    extent = select(func.count(), func.max(window_rows.c.id))
+    count, last = (await session.execute(extent)).one()
     if count < window:  # the window held the rest of the listing
         return found
     item = Item.__table__
