@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import re
 
+# The longest If-None-Match a lookup reads: several tags of ours fit easily (a 422 past it).
+IF_NONE_MATCH_MAX_LENGTH = 200
+
 _TAG = re.compile(r'"(?:([0-9]{1,10})\.)?([0-9]{1,10})"', re.ASCII)
 
 

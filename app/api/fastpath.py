@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.routing import Match, Route
 from starlette.types import Scope
 
+from app.api.etags import IF_NONE_MATCH_MAX_LENGTH
 from app.api.responses import item_response
 from app.schemas.items import CODE_PATTERN
 from app.services import items
@@ -35,7 +36,6 @@ from app.settings import get_settings
 
 PATH = "/api/v1/items/by-code/{local_code}"
 _CODE = re.compile(CODE_PATTERN)
-_MAX_IF_NONE_MATCH = 200  # the documented route's Header(max_length=...)
 
 
 class FastLookupRoute(Route):
@@ -64,7 +64,7 @@ class FastLookupRoute(Route):
                 return False
             if name == b"if-none-match":
                 if_none_match += 1
-                if if_none_match > 1 or len(value) > _MAX_IF_NONE_MATCH:
+                if if_none_match > 1 or len(value) > IF_NONE_MATCH_MAX_LENGTH:
                     return False
         query = scope["query_string"]
         if not query:

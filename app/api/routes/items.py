@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Path, Query, Response
 
 from app.api.deps import ActorDep, IfMatchDep, ReadSessionDep, SessionDep, SettingsDep
-from app.api.etags import item_etag
+from app.api.etags import IF_NONE_MATCH_MAX_LENGTH, item_etag
 from app.api.problems import PROBLEM_RESPONSES, WRITE_PROBLEM_RESPONSES, problem_doc
 from app.api.responses import item_response, model_response
 from app.db.sqlite import write_transaction
@@ -219,7 +219,7 @@ async def get_item_by_code(
         str | None,
         Query(min_length=31, max_length=33, pattern=CODE_PATTERN, description="子项地方权力编码"),
     ] = None,
-    if_none_match: Annotated[str | None, Header(max_length=200)] = None,
+    if_none_match: Annotated[str | None, Header(max_length=IF_NONE_MATCH_MAX_LENGTH)] = None,
     release: Annotated[
         str | None, _release_query("look the code up as this release published the catalogue")
     ] = None,
@@ -251,7 +251,7 @@ async def get_item_by_code(
 async def get_item(
     session: ReadSessionDep,
     item_id: ItemId,
-    if_none_match: Annotated[str | None, Header(max_length=200)] = None,
+    if_none_match: Annotated[str | None, Header(max_length=IF_NONE_MATCH_MAX_LENGTH)] = None,
     release: Annotated[
         str | None, _release_query("read the item as this release published it")
     ] = None,
