@@ -603,18 +603,21 @@ async def feed_sql_rate(url: str, count: int) -> float:
 
 
 def feed_http_rate(base: str, count: int) -> float:
+    """Changes/s of a consumer following GET /changes 1,000 at a time, parsing every page.
+
+    It follows each page's Link rel="next", as a generic paginating client does. (Asking for the
+    next page before parsing the current one was tried: on 2 cores shared by the database, the
+    server and the consumer, it gained nothing.)
+    """
     started = time.perf_counter()
-    read, cursor = 0, None
+    read = 0
     with httpx.Client(base_url=base, timeout=120) as client:
-        while read < count:
-            params: dict[str, Any] = {"limit": 1000}
-            if cursor:
-                params["after"] = cursor
-            page = client.get("/api/v1/changes", params=params).json()
-            read += len(page["changes"])
-            cursor = page.get("next_cursor")
-            if not page["changes"] or not cursor:
-                break
+        url: str | None = "/api/v1/changes?limit=1000"
+        while read < count and url:
+            response = client.get(url)
+            response.raise_for_status()
+            read += len(response.json()["changes"])
+            url = response.links.get("next", {}).get("url")
     return read / (time.perf_counter() - started)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import make_url
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import (
@@ -52,6 +53,9 @@ def create_engine(
     its engine on one event loop, and opening a SQLite connection (a thread, the PRAGMAs) costs
     more than a lookup. Elsewhere (CLI, tests) several loops may share an engine, so the default
     opens a connection per use. PostgreSQL engines are always pooled.
+
+    JSON columns are read with orjson, at twice the stdlib's speed: a page of the change feed
+    decodes 1,000 revision snapshots. Writes keep the stdlib's serialiser (see models/types.py).
     """
     parsed = parse_url(url or settings.database_url)
     logging_name = "powercat.read" if read_only else "powercat"
@@ -69,7 +73,9 @@ def create_engine(
             if pooled
             else {"poolclass": NullPool}
         )
-        engine = create_async_engine(parsed, logging_name=logging_name, **pool)
+        engine = create_async_engine(
+            parsed, logging_name=logging_name, json_deserializer=orjson.loads, **pool
+        )
         sqlite.install(engine, busy_timeout_ms=settings.sqlite_busy_timeout_ms, read_only=read_only)
         return engine
     server_settings = {"application_name": logging_name}
@@ -85,6 +91,7 @@ def create_engine(
         max_overflow=0,
         pool_timeout=settings.db_pool_timeout_s,
         logging_name=logging_name,
+        json_deserializer=orjson.loads,
         # READ COMMITTED (PostgreSQL's default, stated so nobody has to guess): writes are
         # guarded by the item version column; exports open their own REPEATABLE READ transaction.
         isolation_level="READ COMMITTED",

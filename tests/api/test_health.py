@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import httpx
@@ -62,3 +63,14 @@ class TestDocs:
         assert "fonts.googleapis" not in r.text
         assert "cdn" not in r.text
         assert (await client.get("/docs-assets/redoc.standalone.js")).status_code == 200
+
+
+async def test_a_served_app_keeps_its_startup_objects_out_of_the_collector(
+    settings: Settings,
+) -> None:
+    app = create_app(settings)
+    assert gc.get_freeze_count() == 0
+    async with lifespan_client(app) as c:
+        assert (await c.get("/healthz")).status_code == 200
+        assert gc.get_freeze_count() > 10_000
+    assert gc.get_freeze_count() == 0

@@ -374,6 +374,22 @@ class TestChangeFeed:
         assert idle["changes"] == []
         assert idle["next_cursor"] == news["next_cursor"]
 
+    async def test_link_header_names_the_next_page_while_more_is_ready(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        first = await client.get("/api/v1/changes", params={"limit": 5})
+        assert first.json()["has_more"] is True
+        nxt = first.links["next"]["url"]
+        assert nxt.startswith("/api/v1/changes?")
+        by_cursor = await client.get(
+            "/api/v1/changes", params={"limit": 5, "after": first.json()["next_cursor"]}
+        )
+        last = await client.get(nxt)
+        assert last.json() == by_cursor.json()
+        assert len(last.json()["changes"]) == 4
+        assert last.json()["has_more"] is False
+        assert "link" not in last.headers
+
     async def test_withdrawal_and_restore_reach_the_feed(self, client: httpx.AsyncClient) -> None:
         start = (await client.get("/api/v1/changes", params={"limit": 1000})).json()["next_cursor"]
         item = (await client.get(f"/api/v1/items/by-code/{FIRST_CODE}")).json()

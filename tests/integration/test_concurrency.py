@@ -15,6 +15,7 @@ from app.db.engine import create_engine, create_sessionmaker
 from app.db.sqlite import write_transaction
 from app.errors import VersionMismatchError
 from app.models import Agency, ItemRevision
+from app.schemas.changes import ChangePage
 from app.schemas.items import ItemCreate, ItemUpdate
 from app.services import changes, items
 from app.services.revisions import Actor
@@ -111,6 +112,11 @@ class TestConcurrentWriters:
         assert {r.actor for r in revisions[1:]} == {f"writer-{n}" for n in range(WRITERS)}
 
 
+async def _feed(session: AsyncSession, after: str | None) -> ChangePage:
+    page = await changes.page_json(session, after=after, limit=100, secret=SECRET)
+    return ChangePage.model_validate_json(page.body)
+
+
 @pytest.mark.postgres
 class TestFeedWithOverlappingTransactions:
     async def test_consumer_never_misses_a_change_committed_out_of_order(
@@ -119,7 +125,7 @@ class TestFeedWithOverlappingTransactions:
         first = await _seed_item(maker)
         second = await _seed_item(maker)
         async with maker() as s:
-            seen = await changes.list_changes(s, after=None, limit=100, secret=SECRET)
+            seen = await _feed(s, None)
         cursor = seen.next_cursor
         delivered = [(c.item_id, c.version) for c in seen.changes]
 
@@ -146,12 +152,12 @@ class TestFeedWithOverlappingTransactions:
         await early.commit()
 
         async with maker() as s:
-            page = await changes.list_changes(s, after=cursor, limit=100, secret=SECRET)
+            page = await _feed(s, cursor)
         delivered += [(c.item_id, c.version) for c in page.changes]
         cursor = page.next_cursor
         await late.commit()
         async with maker() as s:
-            page = await changes.list_changes(s, after=cursor, limit=100, secret=SECRET)
+            page = await _feed(s, cursor)
         delivered += [(c.item_id, c.version) for c in page.changes]
         await early.close()
         await late.close()
@@ -165,9 +171,7 @@ class TestFeedWithOverlappingTransactions:
         first = await _seed_item(maker)
         second = await _seed_item(maker)
         async with maker() as s:
-            cursor = (
-                await changes.list_changes(s, after=None, limit=100, secret=SECRET)
-            ).next_cursor
+            cursor = (await _feed(s, None)).next_cursor
         slow = maker()
         await slow.begin()
         await items.update(
@@ -186,10 +190,10 @@ class TestFeedWithOverlappingTransactions:
                 actor=Actor("f"),
             )
         async with maker() as s:
-            held = await changes.list_changes(s, after=cursor, limit=100, secret=SECRET)
+            held = await _feed(s, cursor)
         assert held.changes == []
         await slow.commit()
         await slow.close()
         async with maker() as s:
-            page = await changes.list_changes(s, after=cursor, limit=100, secret=SECRET)
+            page = await _feed(s, cursor)
         assert [(c.item_id, c.version) for c in page.changes] == [(first, 2), (second, 2)]

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from app.api.deps import SessionDep, SettingsDep
 from app.api.problems import PROBLEM_RESPONSES, problem_doc
-from app.api.responses import model_response
 from app.schemas.changes import ChangePage
 from app.schemas.items import CURSOR_PATTERN
 from app.services import changes
@@ -20,9 +20,25 @@ router = APIRouter(tags=["changes"])
     "/changes",
     response_model=ChangePage,
     summary="Follow the change feed",
-    responses={**PROBLEM_RESPONSES, 400: problem_doc("the cursor is not valid")},
+    responses={
+        **PROBLEM_RESPONSES,
+        200: {
+            "description": "A page of the feed",
+            "headers": {
+                "Link": {
+                    "description": (
+                        'RFC 8288 `<…>; rel="next"`, the URL of the next page, when `has_more`: '
+                        "a consumer can ask for it before it has read this page's body"
+                    ),
+                    "schema": {"type": "string"},
+                }
+            },
+        },
+        400: problem_doc("the cursor is not valid"),
+    },
 )
 async def list_changes(
+    request: Request,
     session: SessionDep,
     settings: SettingsDep,
     after: Annotated[
@@ -39,7 +55,9 @@ async def list_changes(
     of a previous run), applying each change by `item_id` and `version`; store `next_cursor`
     after applying a page.
     """
-    page = await changes.list_changes(
-        session, after=after, limit=limit, secret=settings.cursor_secret
-    )
-    return model_response(page)
+    page = await changes.page_json(session, after=after, limit=limit, secret=settings.cursor_secret)
+    headers = {}
+    if page.has_more:
+        query = urlencode({"after": page.next_cursor, "limit": limit})
+        headers["Link"] = f'<{request.url.path}?{query}>; rel="next"'
+    return Response(content=page.body, media_type="application/json", headers=headers)
