@@ -9,9 +9,10 @@ bare driver-and-JSON responder, which leaves no room for that.
 So a plain lookup, the overwhelming case, is answered by this route, placed ahead of the
 documented one: GET, no key, reads open to the public, no `release`, no parameter this path does
 not read, a code and sub-item code the schema accepts, at most one If-None-Match of legal size.
-It runs the very service function (`items.get_by_code_on`) and response builder (`item_response`)
-of the documented route, on one pooled connection of the read engine, and its errors are the
-same exceptions, turned into the same problems by the app's handlers. Everything else matches
+It runs the very service function (`items.get_document_by_code_on`) and response builder
+(`item_response`) of the documented route, on one pooled connection of the read engine, as a
+plain ASGI handler, and its errors are the same exceptions, turned into the same problems by the
+app's handlers. Everything else matches
 nothing here and falls through to `app/api/routes/items.py:get_item_by_code`, whose dependencies
 check keys, parameters and reader access as for every other route; so do tests that override
 dependencies. tests/api/test_lookup_fast_path.py holds the two answers equal, case by case.
@@ -23,10 +24,10 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.routing import Match, Route
-from starlette.types import Scope
+from starlette.types import Receive, Scope, Send
 
 from app.api.etags import IF_NONE_MATCH_MAX_LENGTH
 from app.api.responses import item_response
@@ -35,6 +36,7 @@ from app.services import items
 from app.settings import get_settings
 
 PATH = "/api/v1/items/by-code/{local_code}"
+SCOPE_KEY = "powercat.lookup"  # what matches() read of a plain lookup, for handle()
 _CODE = re.compile(CODE_PATTERN)
 
 
@@ -42,52 +44,57 @@ class FastLookupRoute(Route):
     """The plain lookups of PATH; any other request to it goes on to the documented route."""
 
     def __init__(self, app: FastAPI) -> None:
-        super().__init__(PATH, self.lookup, methods=["GET"], include_in_schema=False)
+        # handle() below answers by itself; the endpoint Route would wrap is never called.
+        super().__init__(PATH, self.handle, methods=["GET"], include_in_schema=False)
         self._app = app
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         match, child = super().matches(scope)
-        if match is not Match.FULL or not self._plain(scope, child["path_params"]["local_code"]):
+        if match is not Match.FULL:
             return Match.NONE, {}
-        return match, child
+        lookup = self._plain(scope, child["path_params"]["local_code"])
+        if lookup is None:
+            return Match.NONE, {}
+        return match, {**child, SCOPE_KEY: lookup}
 
-    def _plain(self, scope: Scope, code: str) -> bool:
+    def _plain(self, scope: Scope, code: str) -> tuple[str, str | None, str | None] | None:
+        """(code, sub_code, If-None-Match) of a plain lookup; None for anything else."""
         # POWERCAT_PUBLIC_READ as require_reader reads it: the process-wide settings.
         public = get_settings().public_read
         if scope["method"] != "GET" or not public or self._app.dependency_overrides:
-            return False
+            return None
         if not _CODE.fullmatch(code):
-            return False
-        if_none_match = 0
+            return None
+        if_none_match: str | None = None
         for name, value in scope["headers"]:
             if name == b"authorization":
-                return False
+                return None
             if name == b"if-none-match":
-                if_none_match += 1
-                if if_none_match > 1 or len(value) > IF_NONE_MATCH_MAX_LENGTH:
-                    return False
+                if if_none_match is not None or len(value) > IF_NONE_MATCH_MAX_LENGTH:
+                    return None
+                if_none_match = value.decode("latin-1")
         query = scope["query_string"]
         if not query:
-            return True
+            return code, None, if_none_match
         try:
             pairs = parse_qsl(query.decode("ascii"), keep_blank_values=True, strict_parsing=True)
         except (UnicodeDecodeError, ValueError):
-            return False
-        return (
-            len(pairs) == 1
-            and pairs[0][0] == "sub_code"
-            and _CODE.fullmatch(pairs[0][1]) is not None
-        )
+            return None
+        if len(pairs) == 1 and pairs[0][0] == "sub_code" and _CODE.fullmatch(pairs[0][1]):
+            return code, pairs[0][1], if_none_match
+        return None
 
-    async def lookup(self, request: Request) -> Response:
-        engine: AsyncEngine = request.state.lookup_engine
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Plain ASGI, not a request/response endpoint: no Request object and no per-route
+        # exception wrapper around `send`. The service's errors go on to the app's
+        # ExceptionMiddleware, whose handlers make the same problems.
+        code, sub_code, if_none_match = scope[SCOPE_KEY]
+        engine: AsyncEngine = scope["state"]["lookup_engine"]
         async with engine.connect() as connection:
-            item = await items.get_by_code_on(
-                connection,
-                local_code=request.path_params["local_code"],
-                sub_code=request.query_params.get("sub_code"),
+            document = await items.get_document_by_code_on(
+                connection, local_code=code, sub_code=sub_code
             )
-        return item_response(item, request.headers.get("if-none-match"), by_code=True)
+        await item_response(document, if_none_match, by_code=True)(scope, receive, send)
 
 
 def install(app: FastAPI) -> None:

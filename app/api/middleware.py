@@ -10,9 +10,9 @@ import hashlib
 import json
 import logging
 import math
+import os
 import re
 import time
-import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from http import HTTPStatus
@@ -85,7 +85,9 @@ class RequestContextMiddleware:
             return
         headers = dict(scope.get("headers") or [])
         given = headers.get(b"x-request-id", b"").decode("latin-1")
-        request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        # 128 random bits as 32 hex digits, like uuid4().hex without building a UUID (a quarter of
+        # the cost, on every request).
+        request_id = given if _REQUEST_ID.match(given) else os.urandom(16).hex()
         if given != request_id:
             raw = [(k, v) for k, v in scope["headers"] if k != b"x-request-id"]
             scope = {**scope, "headers": [*raw, (b"x-request-id", request_id.encode())]}

@@ -9,7 +9,9 @@ return the dumped JSON instead; their response_model still documents it in the O
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
+import orjson
 from fastapi import Response
 from pydantic import BaseModel
 
@@ -24,9 +26,22 @@ def model_response(model: BaseModel, headers: Mapping[str, str] | None = None) -
     )
 
 
-def item_response(item: ItemRead, if_none_match: str | None, *, by_code: bool) -> Response:
-    """304 when If-None-Match names this version, else the item as JSON, serialised once."""
-    etag = code_etag(item.id, item.version) if by_code else item_etag(item.version)
-    if not_modified(if_none_match, item.id, item.version, by_code=by_code):
+def item_response(
+    item: ItemRead | dict[str, Any], if_none_match: str | None, *, by_code: bool
+) -> Response:
+    """304 when If-None-Match names this version, else the item as JSON, serialised once.
+
+    `item` is a model, or Item data as the lookups read it (items.get_document_by_code_on),
+    which orjson writes as the model would: no validation on the hottest read.
+    """
+    if isinstance(item, dict):
+        item_id, version = item["id"], item["version"]
+    else:
+        item_id, version = item.id, item.version
+    etag = code_etag(item_id, version) if by_code else item_etag(version)
+    if not_modified(if_none_match, item_id, version, by_code=by_code):
         return Response(status_code=304, headers={"ETag": etag})
+    if isinstance(item, dict):
+        body = orjson.dumps(item, option=orjson.OPT_UTC_Z)
+        return Response(content=body, media_type="application/json", headers={"ETag": etag})
     return model_response(item, {"ETag": etag})

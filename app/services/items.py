@@ -96,14 +96,27 @@ async def get_by_code(
         ItemNotFoundError: no item carries the code.
         AmbiguousCodeError: several items carry it; `details["candidates"]` lists them.
     """
+    document = await get_document_by_code(session, local_code=local_code, sub_code=sub_code)
+    return ItemRead.model_validate(document)
+
+
+async def get_document_by_code(
+    session: AsyncSession, *, local_code: str, sub_code: str | None = None
+) -> dict[str, Any]:
+    """get_by_code as Item data (see get_document_by_code_on), seeing what the session has."""
     connection = await queries.session_connection(session)
-    return await get_by_code_on(connection, local_code=local_code, sub_code=sub_code)
+    return await get_document_by_code_on(connection, local_code=local_code, sub_code=sub_code)
 
 
-async def get_by_code_on(
+async def get_document_by_code_on(
     connection: AsyncConnection, *, local_code: str, sub_code: str | None = None
-) -> ItemRead:
-    """get_by_code on a connection of its own, without a session (the lookup's fast path).
+) -> dict[str, Any]:
+    """get_by_code as the Item's plain data (queries.item_document), on a connection of its own.
+
+    The lookup routes answer with it as it is: a lookup is what integrators hammer, and validating
+    the document that the database's own columns make, only to write it out again, cost as much
+    as the query (docs/performance.md). tests/api/test_lookup_fast_path.py holds its JSON equal to
+    ItemRead's.
 
     Raises:
         ItemNotFoundError: no item carries the code.
@@ -114,16 +127,16 @@ async def get_by_code_on(
     if sub_code is not None:
         stmt = _BY_CODE_AND_SUB
         params["sub"] = normalize_code(sub_code) or ""
-    return one_by_code(await queries.read_items(connection, stmt, params))
+    return one_by_code(await queries.read_documents(connection, stmt, params))
 
 
-def one_by_code(found: list[ItemRead], where: str = "") -> ItemRead:
-    """The one item a code lookup found; active items win over withdrawn ones.
+def one_by_code(found: list[dict[str, Any]], where: str = "") -> dict[str, Any]:
+    """The one item (as Item data) a code lookup found; active items win over withdrawn ones.
 
     Raises:
         ItemNotFoundError: none. AmbiguousCodeError: several, listed in `candidates`.
     """
-    active = [i for i in found if i.status == "active"] or found
+    active = [i for i in found if i["status"] == ItemStatus.ACTIVE] or found
     suffix = f" {where}" if where else ""
     if not active:
         raise ItemNotFoundError(f"no item carries this code{suffix}")
@@ -132,7 +145,12 @@ def one_by_code(found: list[ItemRead], where: str = "") -> ItemRead:
             f"{len(active)} items carry this code{suffix}: choose one by id",
             details={
                 "candidates": [
-                    {"id": i.id, "seq": i.seq, "agency": i.agency.name, "name": i.name}
+                    {
+                        "id": i["id"],
+                        "seq": i["seq"],
+                        "agency": i["agency"]["name"],
+                        "name": i["name"],
+                    }
                     for i in active
                 ]
             },

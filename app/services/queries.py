@@ -70,7 +70,11 @@ def agency_document(row: Mapping[Any, Any]) -> dict[str, Any]:
 
 
 def item_document(row: Mapping[str, Any]) -> dict[str, Any]:
-    """The Item JSON of one row of item_select()."""
+    """The Item of one row of item_select() as plain data, in ItemRead's fields and order.
+
+    ItemRead validates it as it is, and orjson (with OPT_UTC_Z) writes it as
+    ItemRead.model_dump_json would.
+    """
     source = None
     if row["source_file"]:
         source = {
@@ -126,6 +130,13 @@ async def read_items(
     the ORM's and Core's execution layers would only add their cost to every lookup.
     """
     return to_read(await query.fetch(connection, params))
+
+
+async def read_documents(
+    connection: AsyncConnection, query: DriverQuery, params: Mapping[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """read_items without the models: each row as Item data (item_document), unvalidated."""
+    return [item_document(row) for row in await query.fetch(connection, params)]
 
 
 async def fetch_items(

@@ -33,6 +33,7 @@ from app.schemas.releases import (
     ReleaseRead,
 )
 from app.services import audit, items
+from app.services.queries import agency_document
 from app.services.revisions import Actor
 from app.services.text import normalize_code
 from app.services.validation import runner
@@ -130,16 +131,14 @@ def released_select(release_id: int) -> Select[Any]:
     )
 
 
+def released_document(row: Mapping[Any, Any]) -> dict[str, Any]:
+    """One row of released_select() as Item data: the item as that release published it."""
+    return items.revision_document(row["snapshot"], agency_document(row), row["changed_at"])
+
+
 def released_item(row: Mapping[Any, Any]) -> ItemRead:
-    """The ItemRead of one row of released_select(): the item as that release published it."""
-    agency = {
-        "id": row["agency_id"],
-        "name": row["agency_name"],
-        "credit_code": row["agency_credit_code"],
-        "division_code": row["agency_division_code"],
-        "level": row["agency_level"],
-    }
-    return items.revision_item(row["snapshot"], agency, row["changed_at"])
+    """The ItemRead of one row of released_select()."""
+    return ItemRead.model_validate(released_document(row))
 
 
 async def get_item_in_release(
@@ -179,8 +178,8 @@ async def get_item_in_release_by_code(
         sub_of = ItemRevision.snapshot["sub_local_code"].as_string()
         stmt = stmt.where(sub_of == (normalize_code(sub_code) or ""))
     rows = (await session.execute(stmt.order_by(ReleaseItem.item_id))).mappings().all()
-    found = [released_item(row) for row in rows]
-    return items.one_by_code(found, f"in release {release_name!r}")
+    found = [released_document(row) for row in rows]
+    return ItemRead.model_validate(items.one_by_code(found, f"in release {release_name!r}"))
 
 
 # --- create --------------------------------------------------------------------------------------

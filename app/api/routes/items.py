@@ -229,11 +229,11 @@ async def get_item_by_code(
     With `release`, the item that carried the code in that release, as the release published it.
     """
     if release is not None:
-        item = await releases.get_item_in_release_by_code(
+        item: ItemRead | dict[str, Any] = await releases.get_item_in_release_by_code(
             session, release_name=release, local_code=local_code, sub_code=sub_code
         )
     else:
-        item = await items.get_by_code(session, local_code=local_code, sub_code=sub_code)
+        item = await items.get_document_by_code(session, local_code=local_code, sub_code=sub_code)
     return item_response(item, if_none_match, by_code=True)
 
 
