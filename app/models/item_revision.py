@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.enums import ChangeKind
@@ -22,6 +22,9 @@ class ItemRevision(Base):
     version: Mapped[int] = mapped_column(Integer)
     kind: Mapped[ChangeKind] = mapped_column(str_enum(ChangeKind, "kind"))
     snapshot: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
+    # The Item JSON the change feed sends for this revision, agency null (revisions.py
+    # stored_document); null for revisions written before migration 0005.
+    document: Mapped[str | None] = mapped_column(Text)
     changed_fields: Mapped[list[str]] = mapped_column(JSONDoc, default=list)
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     actor: Mapped[str] = mapped_column(String(200))

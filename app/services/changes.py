@@ -3,26 +3,46 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
 import orjson
-from sqlalchemy import Select, String, func, or_, select, tuple_, type_coerce
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    Select,
+    String,
+    bindparam,
+    case,
+    func,
+    or_,
+    select,
+    tuple_,
+    type_coerce,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.dialect import feed_horizon, feed_order
+from app.db.dialect import feed_horizon, feed_order, utf8_bytes
+from app.db.driver import DriverQuery
 from app.errors import InvalidCursorError
 from app.models import Agency, Change, Item, ItemRevision
-from app.services import cursors
-from app.services.items import revision_document
+from app.models.types import JSONDoc
+from app.schemas.items import ItemRead
+from app.services import cursors, revisions
 from app.services.queries import AGENCY_COLUMNS
 
 FEED_CURSOR = "changes"
 
 
-def page_statement(
-    dialect_name: str, after: list[int] | None, horizon: tuple[int, int | None] | None, limit: int
-) -> Select[Any]:
-    """The SELECT of a feed page: `limit` changes after the cursor key `after`, in feed order."""
+# Which transactions a page may show (see page_json): every one (SQLite), those older than the
+# oldest still running, or those and the reader's own.
+Horizon = Literal["all", "settled", "settled_and_own"]
+
+
+def page_statement(dialect_name: str, *, after: bool, horizon: Horizon) -> Select[Any]:
+    """The SELECT of a feed page, in feed order, with bound values: `limit`; with `after`, the
+    cursor's key `after_txid`, `after_id` (SQLite: the id alone); `xmin` unless horizon is
+    "all"; `own` for "settled_and_own"."""
     key = feed_order(Change.__table__, dialect_name)
     stmt = (
         # Plain columns, not ORM entities: a consumer catching up reads many pages of these.
@@ -34,7 +54,11 @@ def page_statement(
             Change.item_id,
             Change.version,
             Change.changed_at,
-            ItemRevision.snapshot,
+            utf8_bytes(ItemRevision.document, dialect_name).label("document"),
+            # The snapshot only where there is no document (revisions from before 0005).
+            type_coerce(
+                case((ItemRevision.document.is_(None), ItemRevision.snapshot)), JSONDoc
+            ).label("snapshot"),
             ItemRevision.actor,
             ItemRevision.reason,
             *AGENCY_COLUMNS,
@@ -44,14 +68,28 @@ def page_statement(
         .join(Item, Item.id == Change.item_id)
         .join(Agency, Agency.id == Item.agency_id)
     )
-    if after is not None:
+    if after:
         # (transaction, position); SQLite's key is the position alone, its transaction always 0.
-        stmt = stmt.where(tuple_(*key) > tuple_(*after[-len(key) :]))
-    if horizon is not None:
-        xmin, own = horizon
-        order_txid = func.coalesce(Change.txid, 0)
-        stmt = stmt.where(or_(order_txid < xmin, Change.txid == own) if own else order_txid < xmin)
-    return stmt.order_by(*key).limit(limit)
+        marks = (bindparam("after_txid", type_=BigInteger), bindparam("after_id", type_=BigInteger))
+        stmt = stmt.where(tuple_(*key) > tuple_(*marks[-len(key) :]))
+    if horizon != "all":
+        settled = func.coalesce(Change.txid, 0) < bindparam("xmin", type_=BigInteger)
+        if horizon == "settled_and_own":
+            settled = or_(settled, Change.txid == bindparam("own", type_=BigInteger))
+        stmt = stmt.where(settled)
+    return stmt.order_by(*key).limit(bindparam("limit", type_=Integer))
+
+
+_PAGE_QUERIES: dict[tuple[str, bool, Horizon], DriverQuery] = {}
+
+
+def _page_query(dialect_name: str, after: bool, horizon: Horizon) -> DriverQuery:
+    """page_statement built once for each of its forms, run through the driver."""
+    found = _PAGE_QUERIES.get((dialect_name, after, horizon))
+    if found is None:
+        stmt = page_statement(dialect_name, after=after, horizon=horizon)
+        found = _PAGE_QUERIES[(dialect_name, after, horizon)] = DriverQuery(stmt)
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,11 +114,11 @@ async def page_json(
 
     A consumer catching up reads pages of 1,000 changes, each with its item, and validating them
     model by model cost three times the query (docs/performance.md). The rows come from our own
-    revisions, written through the schemas, so the page is built as plain data in ChangePage's
-    shape (revision_document) and written by orjson in one call, as ChangePage.model_dump_json
-    would write it (UTC times end in Z, as pydantic writes them). The tests in
-    tests/integration/test_change_feed_json.py hold every page equal to the schema's own
-    validation and serialisation of it.
+    revisions, written through the schemas, so the page is written as ChangePage.model_dump_json
+    would write it without building the models: each item is the JSON its revision keeps
+    (item_json), each change's own fields are written by orjson (UTC times end in Z, as pydantic
+    writes them). The tests in tests/integration/test_change_feed_json.py hold every page equal
+    to the schema's own validation and serialisation of it.
 
     Raises:
         InvalidCursorError: the cursor is not one this service made.
@@ -90,28 +128,40 @@ async def page_json(
         after_key = cursors.decode(after, kind=FEED_CURSOR, secret=secret)
         if len(after_key) != 2 or not all(isinstance(v, int) for v in after_key):
             raise InvalidCursorError("the cursor is not valid")
-    stmt = page_statement(
-        session.get_bind().dialect.name, after_key, await feed_horizon(session), limit + 1
-    )
-    rows = (await session.execute(stmt)).all()
+    params: dict[str, Any] = {"limit": limit + 1}
+    if after_key is not None:
+        params["after_txid"], params["after_id"] = after_key
+    horizon: Horizon = "all"
+    window = await feed_horizon(session)
+    if window is not None:
+        params["xmin"], own = window
+        horizon = "settled"
+        if own is not None:
+            params["own"], horizon = own, "settled_and_own"
+    connection = await session.connection()
+    query = _page_query(connection.dialect.name, after_key is not None, horizon)
+    rows = await query.rows(connection, params)
     more = len(rows) > limit
     rows = rows[:limit]
-    agencies: dict[int, dict[str, Any]] = {}
-    changes = []
+    agencies: dict[int, bytes] = {}
+    # The page's JSON in pieces, joined once at the end: each item is copied once.
+    parts: list[bytes | memoryview] = [b'{"changes":[']
     for (
-        position, _txid, kind, item_id, version, changed_at, snap, actor, reason,
+        position, _txid, kind, item_id, version, changed_at, document, snap, actor, reason,
         agency_id, agency_name, credit_code, division_code, level,
     ) in rows:  # fmt: skip
         agency = agencies.get(agency_id)
         if agency is None:
-            agency = agencies[agency_id] = {
-                "id": agency_id,
-                "name": agency_name,
-                "credit_code": credit_code,
-                "division_code": division_code,
-                "level": level,
-            }
-        changes.append(
+            agency = agencies[agency_id] = orjson.dumps(
+                {
+                    "id": agency_id,
+                    "name": agency_name,
+                    "credit_code": credit_code,
+                    "division_code": division_code,
+                    "level": level,
+                }
+            )
+        head = orjson.dumps(
             {
                 "position": position,
                 "kind": kind,
@@ -120,14 +170,42 @@ async def page_json(
                 "changed_at": changed_at,
                 "actor": actor,
                 "reason": reason,
-                "item": revision_document(snap, agency, changed_at),
-            }
+            },
+            option=orjson.OPT_UTC_Z,
         )
+        parts += (head[:-1], b',"item":', *item_json(item_id, document, snap, agency, changed_at))
+        parts.append(b"},")
     if rows:
+        parts[-1] = b"}"
         last = rows[-1]
-        next_cursor = cursors.encode([last.txid or 0, last.id], kind=FEED_CURSOR, secret=secret)
+        next_cursor = cursors.encode([last[1] or 0, last[0]], kind=FEED_CURSOR, secret=secret)
     else:
         # Nothing new yet: the same position, so a consumer can keep polling with it.
         next_cursor = after or cursors.encode([0, 0], kind=FEED_CURSOR, secret=secret)
-    page = {"changes": changes, "next_cursor": next_cursor, "has_more": more}
-    return FeedPage(orjson.dumps(page, option=orjson.OPT_UTC_Z), next_cursor, more)
+    tail = orjson.dumps({"next_cursor": next_cursor, "has_more": more})
+    parts += (b"],", tail[1:])
+    return FeedPage(b"".join(parts), next_cursor, more)
+
+
+def item_json(
+    item_id: int,
+    document: bytes | None,
+    snap: dict[str, Any] | None,
+    agency: bytes,
+    changed_at: datetime,
+) -> tuple[bytes | memoryview, ...]:
+    """A revision's Item as ItemRead writes it, with `agency` (its JSON) in place, in pieces.
+
+    From the revision's stored document when it has one (revisions.stored_document), which is
+    that JSON with `"agency":null` right after the id; from its snapshot otherwise.
+    """
+    if document is not None:
+        head = b'{"id":%d,"agency":' % item_id
+        if document.startswith(head) and document.startswith(b"null,", len(head)):
+            return head, agency, b",", memoryview(document)[len(head) + 5 :]
+        # Not as this code writes it (another key order, say): let the schema write it.
+        parsed = {**orjson.loads(document), "agency": orjson.loads(agency)}
+        return (ItemRead.model_validate(parsed).model_dump_json().encode(),)
+    assert snap is not None, "a revision has a document or a snapshot"
+    item = revisions.revision_document(snap, orjson.loads(agency), changed_at)
+    return (orjson.dumps(item, option=orjson.OPT_UTC_Z),)

@@ -504,50 +504,7 @@ async def _revision_reads(
 
 def revision_item(snap: dict[str, Any], agency: Any, changed_at: datetime) -> ItemRead:
     """The Item of a revision snapshot."""
-    return ItemRead.model_validate(revision_document(snap, agency, changed_at))
-
-
-def revision_document(snap: dict[str, Any], agency: Any, changed_at: datetime) -> dict[str, Any]:
-    """The Item of a revision snapshot as plain data, in ItemRead's fields and order.
-
-    ItemRead validates it as it is (see revision_item), and orjson (with OPT_UTC_Z) writes it byte
-    for byte as ItemRead.model_dump_json would: the change feed relies on that to serialise a page
-    of 1,000 items without validating each (tests/integration/test_change_feed_json.py).
-    """
-    code = snap.get("power_type_code")
-    source_file = snap.get("source_file")
-    created = snap.get("created_at")
-    return {
-        "id": snap["id"],
-        "agency": agency,
-        "seq": snap.get("seq"),
-        "name": snap.get("name"),
-        "sub_item_name": snap.get("sub_item_name"),
-        "power_type": {
-            "code": code,
-            "label": power_types.standard_labels().get(code) if code else None,
-            "raw": snap.get("power_type_raw"),
-        },
-        "local_code": snap.get("local_code"),
-        "sub_local_code": snap.get("sub_local_code"),
-        "exercising_body": snap.get("exercising_body"),
-        "handling_unit": snap.get("handling_unit"),
-        "legal_basis": snap.get("legal_basis"),
-        "legal_citations": snap.get("legal_citations") or [],
-        "responsibilities": snap.get("responsibilities"),
-        "accountability": snap.get("accountability"),
-        "remarks": snap.get("remarks"),
-        "status": snap.get("status"),
-        "version": snap["version"],
-        "source": (
-            {"file": source_file, "line": snap.get("source_line"), "page": snap.get("source_page")}
-            if source_file
-            else None
-        ),
-        # Snapshots keep isoformat() text; parsed, it is written the way pydantic writes times.
-        "created_at": datetime.fromisoformat(created) if created else changed_at,
-        "updated_at": changed_at,
-    }
+    return ItemRead.model_validate(revisions.revision_document(snap, agency, changed_at))
 
 
 async def list_revisions(session: AsyncSession, *, item_id: int) -> list[ItemRevisionRead]:

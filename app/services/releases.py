@@ -32,7 +32,7 @@ from app.schemas.releases import (
     ReleaseItemRef,
     ReleaseRead,
 )
-from app.services import audit, items
+from app.services import audit, items, revisions
 from app.services.queries import agency_document
 from app.services.revisions import Actor
 from app.services.text import normalize_code
@@ -133,7 +133,7 @@ def released_select(release_id: int) -> Select[Any]:
 
 def released_document(row: Mapping[Any, Any]) -> dict[str, Any]:
     """One row of released_select() as Item data: the item as that release published it."""
-    return items.revision_document(row["snapshot"], agency_document(row), row["changed_at"])
+    return revisions.revision_document(row["snapshot"], agency_document(row), row["changed_at"])
 
 
 def released_item(row: Mapping[Any, Any]) -> ItemRead:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,6 +15,7 @@ from app.db.dialect import current_txid
 from app.enums import ChangeKind
 from app.models import Change, Item, ItemRevision
 from app.models.types import utcnow
+from app.services import power_types
 from app.services.importers.prepare import CONTENT_FIELDS
 
 SNAPSHOT_FIELDS: tuple[str, ...] = (
@@ -41,6 +43,61 @@ def snapshot(item: Item) -> dict[str, Any]:
     """The full state of an item as a JSON document (what a revision keeps)."""
     names = (*SNAPSHOT_FIELDS, "id", "version", "created_at")
     return snapshot_of({name: getattr(item, name) for name in names})
+
+
+def revision_document(snap: dict[str, Any], agency: Any, changed_at: datetime) -> dict[str, Any]:
+    """The Item of a revision snapshot as plain data, in ItemRead's fields and order.
+
+    ItemRead validates it as it is (items.revision_item), and orjson (with OPT_UTC_Z) writes it
+    byte for byte as ItemRead.model_dump_json would: the change feed relies on that to serialise
+    a page of 1,000 items without validating each (tests/integration/test_change_feed_json.py).
+    """
+    code = snap.get("power_type_code")
+    source_file = snap.get("source_file")
+    created = snap.get("created_at")
+    return {
+        "id": snap["id"],
+        "agency": agency,
+        "seq": snap.get("seq"),
+        "name": snap.get("name"),
+        "sub_item_name": snap.get("sub_item_name"),
+        "power_type": {
+            "code": code,
+            "label": power_types.standard_labels().get(code) if code else None,
+            "raw": snap.get("power_type_raw"),
+        },
+        "local_code": snap.get("local_code"),
+        "sub_local_code": snap.get("sub_local_code"),
+        "exercising_body": snap.get("exercising_body"),
+        "handling_unit": snap.get("handling_unit"),
+        "legal_basis": snap.get("legal_basis"),
+        "legal_citations": snap.get("legal_citations") or [],
+        "responsibilities": snap.get("responsibilities"),
+        "accountability": snap.get("accountability"),
+        "remarks": snap.get("remarks"),
+        "status": snap.get("status"),
+        "version": snap["version"],
+        "source": (
+            {"file": source_file, "line": snap.get("source_line"), "page": snap.get("source_page")}
+            if source_file
+            else None
+        ),
+        # Snapshots keep isoformat() text; parsed, it is written the way pydantic writes times.
+        "created_at": datetime.fromisoformat(created) if created else changed_at,
+        "updated_at": changed_at,
+    }
+
+
+def stored_document(snap: dict[str, Any], changed_at: datetime) -> str:
+    """The JSON a revision keeps for the change feed: its Item, the agency left null.
+
+    The feed sends a revision's Item with every change; decoding the snapshot, building the Item
+    and writing it again cost twice the database's read of the rows (docs/performance.md), so
+    the revision keeps the Item as the feed writes it, and the feed only puts the agency (read
+    now, as its codes may be filled in later) in place of the null (changes.item_json).
+    Revisions written before migration 0005 have none and are built from their snapshot.
+    """
+    return orjson.dumps(revision_document(snap, None, changed_at), option=orjson.OPT_UTC_Z).decode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +181,7 @@ async def record(
             "version": e.version,
             "kind": e.kind,
             "snapshot": e.snapshot,
+            "document": stored_document(e.snapshot, at),
             "changed_fields": e.fields,
             "changed_at": at,
             "actor": actor.name,

@@ -9,13 +9,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.services.changes import page_statement
 
 AFTER = [7_000_000, 123]
-HORIZON = (7_000_100, None)
+XMIN = 7_000_100
 
 
 async def _plan(session: AsyncSession, after: list[int] | None) -> str:
     conn = await session.connection()
-    stmt = page_statement(conn.dialect.name, after, HORIZON if after else None, 1001)
-    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
+    horizon = "all" if conn.dialect.name == "sqlite" else "settled"
+    stmt = page_statement(conn.dialect.name, after=after is not None, horizon=horizon)
+    values = {"limit": 1001, "xmin": XMIN}
+    if after is not None:
+        values["after_txid"], values["after_id"] = after
+    compiled = stmt.params(values).compile(
+        dialect=conn.dialect, compile_kwargs={"literal_binds": True}
+    )
     prefix = "EXPLAIN QUERY PLAN " if conn.dialect.name == "sqlite" else "EXPLAIN "
     rows = await conn.exec_driver_sql(prefix + str(compiled))
     return "\n".join(str(row[-1]) for row in rows)
