@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Select, select, text
+from sqlalchemy import Select, event, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -274,6 +274,37 @@ class TestSearchPages:
             for limit in (3, 50):
                 got = await _pages(session, term, window=window, limit=limit)
                 assert got == _expected(texts, term), f"term {term!r}, limit {limit}"
+
+    async def test_a_term_common_in_the_text_is_read_by_windows_a_rare_one_by_the_index(
+        self, session: AsyncSession, catalogue: list[Item]
+    ) -> None:
+        # Every item's legal basis cites a phrase two names hold too; one item's remarks hold a
+        # rare one. PostgreSQL's character index serves one character, SQLite's FTS5 three.
+        items = (await session.scalars(select(Item).order_by(Item.id))).all()
+        for n, item in enumerate(items):
+            item.legal_basis = f"{item.legal_basis}兹依本款"
+            if n in (3, 17):
+                item.name = f"{item.name}（兹依本款）"
+        items[9].remarks = "罕见之词"
+        await session.flush()
+        texts = await _texts(session)
+        size = 1 if _dialect(session) == "postgresql" else 3
+        common, rare = "兹依本款"[:size], "罕见之词"[:size]
+        connection = await session.connection()
+        for term, index_used in ((common, False), (rare, True)):
+            sql: list[str] = []
+
+            def record(*args: Any) -> None:
+                sql.append(args[2])  # noqa: B023 (read before the next term)
+
+            event.listen(connection.sync_connection, "before_cursor_execute", record)
+            try:
+                got = await _pages(session, term, window=2, limit=3)
+            finally:
+                event.remove(connection.sync_connection, "before_cursor_execute", record)
+            assert got == _expected(texts, term), term
+            index = "item_search_chars" if _dialect(session) == "postgresql" else "item_fts"
+            assert any(index in statement for statement in sql) is index_used, term
 
     @pytest.mark.parametrize("window", [2, 1000])
     async def test_the_listing_filters_apply_to_window_and_index_alike(
