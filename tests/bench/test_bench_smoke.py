@@ -28,7 +28,7 @@ EXPECTED_PATHS = {
     "search, 1–2 characters, p95 of the first page",
     "export ndjson, peak RSS growth",
     "change feed catch-up (10,000 changes)",
-    "change feed catch-up, httpx and json consumer",
+    "change feed catch-up, httpx consumer parsing pages with json",
 }
 
 
