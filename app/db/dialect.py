@@ -197,6 +197,14 @@ def _fts5_phrase(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
+def searched_by_characters(term: str, dialect_name: str) -> bool:
+    """Whether item_search_match finds `term` through PostgreSQL's character index: a coarse
+    index, whose every candidate row is rechecked by recomputing its characters."""
+    return dialect_name == "postgresql" and not (
+        len(term) >= 3 and any(char.isalnum() for char in term)
+    )
+
+
 def item_search_match(item: FromClause, term: str, dialect_name: str) -> ColumnElement[bool]:
     """Rows of `item` where a searched field contains `term`, exactly, phrased for the indexes."""
     # Index conditions narrow the rows; the LIKE (or ASCII regex) conditions decide, so neither
@@ -204,7 +212,7 @@ def item_search_match(item: FromClause, term: str, dialect_name: str) -> ColumnE
     fields = [item.c[name] for name in ITEM_SEARCH_FIELDS]
     contains = or_(*(text_contains(field, term, dialect_name) for field in fields))
     if dialect_name == "postgresql":
-        if len(term) >= 3 and any(char.isalnum() for char in term):
+        if not searched_by_characters(term, dialect_name):
             # One pg_trgm index per field: the planner ORs five bitmap index scans.
             return contains
         # Trigrams cannot serve 1-2 characters, nor terms of punctuation alone (pg_trgm keeps
