@@ -9,6 +9,8 @@ from typing import Any, Literal
 import orjson
 from sqlalchemy import (
     BigInteger,
+    ColumnElement,
+    DateTime,
     Integer,
     Select,
     String,
@@ -53,7 +55,7 @@ def page_statement(dialect_name: str, *, after: bool, horizon: Horizon) -> Selec
             type_coerce(Change.kind, String).label("kind"),
             Change.item_id,
             Change.version,
-            Change.changed_at,
+            _changed_at(dialect_name),
             utf8_bytes(ItemRevision.document, dialect_name).label("document"),
             # The snapshot only where there is no document (revisions from before 0005).
             type_coerce(
@@ -78,6 +80,14 @@ def page_statement(dialect_name: str, *, after: bool, horizon: Horizon) -> Selec
             settled = or_(settled, Change.txid == bindparam("own", type_=BigInteger))
         stmt = stmt.where(settled)
     return stmt.order_by(*key).limit(bindparam("limit", type_=Integer))
+
+
+def _changed_at(dialect_name: str) -> ColumnElement[Any]:
+    # asyncpg returns timestamptz as aware UTC datetimes already; UTCDateTime would copy each of a
+    # page's thousand only to make it so (and make the driver convert every row for it).
+    if dialect_name == "postgresql":
+        return type_coerce(Change.changed_at, DateTime(timezone=True)).label("changed_at")
+    return Change.__table__.c.changed_at
 
 
 _PAGE_QUERIES: dict[tuple[str, bool, Horizon], DriverQuery] = {}
