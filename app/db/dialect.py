@@ -197,6 +197,12 @@ def _fts5_phrase(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
+def any_field_contains(item: FromClause, term: str, dialect_name: str) -> ColumnElement[bool]:
+    """A searched field of `item` contains `term`: the condition that decides, without indexes."""
+    fields = [item.c[name] for name in ITEM_SEARCH_FIELDS]
+    return or_(*(text_contains(field, term, dialect_name) for field in fields))
+
+
 def searched_by_characters(term: str, dialect_name: str) -> bool:
     """Whether item_search_match finds `term` through PostgreSQL's character index: a coarse
     index, whose every candidate row is rechecked by recomputing its characters."""
@@ -209,8 +215,7 @@ def item_search_match(item: FromClause, term: str, dialect_name: str) -> ColumnE
     """Rows of `item` where a searched field contains `term`, exactly, phrased for the indexes."""
     # Index conditions narrow the rows; the LIKE (or ASCII regex) conditions decide, so neither
     # database returns more or fewer rows than a substring scan would.
-    fields = [item.c[name] for name in ITEM_SEARCH_FIELDS]
-    contains = or_(*(text_contains(field, term, dialect_name) for field in fields))
+    contains = any_field_contains(item, term, dialect_name)
     if dialect_name == "postgresql":
         if not searched_by_characters(term, dialect_name):
             # One pg_trgm index per field: the planner ORs five bitmap index scans.
