@@ -87,23 +87,16 @@ async def get(session: AsyncSession, *, item_id: int) -> ItemRead:
     return item
 
 
-async def get_by_code(
+async def get_document_by_code(
     session: AsyncSession, *, local_code: str, sub_code: str | None = None
-) -> ItemRead:
-    """The one item with this local code (and sub-item code); active items win over withdrawn.
+) -> dict[str, Any]:
+    """The one item with this local code (and sub-item code), as Item data; active items win over
+    withdrawn ones. On the session's connection, seeing what it has pending.
 
     Raises:
         ItemNotFoundError: no item carries the code.
         AmbiguousCodeError: several items carry it; `details["candidates"]` lists them.
     """
-    document = await get_document_by_code(session, local_code=local_code, sub_code=sub_code)
-    return ItemRead.model_validate(document)
-
-
-async def get_document_by_code(
-    session: AsyncSession, *, local_code: str, sub_code: str | None = None
-) -> dict[str, Any]:
-    """get_by_code as Item data (see get_document_by_code_on), seeing what the session has."""
     connection = await queries.session_connection(session)
     return await get_document_by_code_on(connection, local_code=local_code, sub_code=sub_code)
 
@@ -111,7 +104,9 @@ async def get_document_by_code(
 async def get_document_by_code_on(
     connection: AsyncConnection, *, local_code: str, sub_code: str | None = None
 ) -> dict[str, Any]:
-    """get_by_code as the Item's plain data (queries.item_document), on a connection of its own.
+    """get_document_by_code on a connection of its own (the lookup's fast route).
+
+    The Item is plain data (queries.item_document), not an ItemRead.
 
     The lookup routes answer with it as it is: a lookup is what integrators hammer, and validating
     the document that the database's own columns make, only to write it out again, cost as much

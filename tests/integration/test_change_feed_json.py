@@ -37,7 +37,8 @@ async def _edit_every_way(session: AsyncSession) -> None:
     """Updates that set and clear fields, a withdrawal, a restore and an item made by API."""
     await import_file(session, MINQIN)
     await import_file(session, DUNHUANG)
-    first = await items.get_by_code(session, local_code="11620621MB176555834620236001000")
+    found = await items.get_document_by_code(session, local_code="11620621MB176555834620236001000")
+    first = ItemRead.model_validate(found)
     actor = Actor("feed-test", reason="复核")
     await items.update(
         session,
