@@ -12,6 +12,7 @@ from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
+from app.db import dialect
 from app.enums import ChangeKind, ImportStatus, ItemStatus
 from app.errors import ConflictError, ForbiddenError, ImportFormatError
 from app.models import Agency, ImportBatch, Item
@@ -561,5 +562,9 @@ async def run(
         target_id=batch.id,
         change={"file": request.file_name, "sha256": sha256, "counts": plan.counts.model_dump()},
     )
+    # A batch of new rows waits in the search indexes' pending lists, which every search would
+    # read through: merge it now, at the importer's cost, not each search's.
+    await session.flush()
+    await dialect.settle_search_indexes(session)
     bar.finished()
     return report

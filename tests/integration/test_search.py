@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import string
+import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +19,12 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.db import migrations
-from app.db.dialect import ITEM_SEARCH_FIELDS, autogenerate_include_name, item_search_match
+from app.db.dialect import (
+    ITEM_SEARCH_FIELDS,
+    autogenerate_include_name,
+    item_search_match,
+    settle_search_indexes,
+)
 from app.db.engine import create_engine
 from app.enums import ItemStatus
 from app.errors import InvalidInputError
@@ -464,6 +470,37 @@ class TestIndexesServeTheSearch:
         assert "SCAN item_fts VIRTUAL TABLE INDEX" in plan, plan
         assert "SEARCH item USING INTEGER PRIMARY KEY" in plan, plan
 
+    @pytest.mark.postgres
+    async def test_an_import_leaves_nothing_pending_in_the_search_indexes(
+        self, session: AsyncSession
+    ) -> None:
+        # New rows wait in a GIN index's pending list, which every search reads through in full;
+        # an import merges them before it commits, so a merge after it finds no page left.
+        report = await import_file(session, MINQIN)
+        assert report.status == "imported"
+        merged = await session.execute(
+            text(
+                "SELECT relname, gin_clean_pending_list(oid::regclass) FROM pg_class"
+                " WHERE relname = ANY(:names)"
+            ),
+            {"names": sorted(PG_INDEXES)},
+        )
+        assert dict(merged.all()) == dict.fromkeys(PG_INDEXES, 0)
+
+    @pytest.mark.postgres
+    async def test_a_role_that_may_not_merge_the_lists_leaves_them(
+        self, session: AsyncSession
+    ) -> None:
+        # Only the indexes' owner may merge their lists: another role's import must not fail on
+        # it. (CREATE ROLE is undone with the test's transaction.)
+        role = f"powercat_not_owner_{uuid.uuid4().hex[:12]}"
+        await session.execute(text(f"CREATE ROLE {role} NOLOGIN"))
+        await session.execute(text(f"SET LOCAL ROLE {role}"))
+        assert await settle_search_indexes(session) == 0
+        await session.execute(text("RESET ROLE"))
+        await import_file(session, MINQIN)
+        assert await settle_search_indexes(session) == 0  # the import's own merge left none
+
 
 # --- The migration ----------------------------------------------------------------------------
 
@@ -491,6 +528,19 @@ def _run(url: str, fn: Any) -> Any:
             await engine.dispose()
 
     return asyncio.run(go())
+
+
+async def _pending_limits(conn: AsyncConnection) -> dict[str, str | None]:
+    """PostgreSQL: each search index's gin_pending_list_limit option (None: the server's)."""
+    rows = await conn.execute(
+        text(
+            "SELECT c.relname, (SELECT split_part(o, '=', 2) FROM unnest(c.reloptions) AS o"
+            " WHERE o LIKE 'gin_pending_list_limit=%') FROM pg_class AS c"
+            " WHERE c.relname = ANY(:names)"
+        ),
+        {"names": sorted(PG_INDEXES)},
+    )
+    return dict(rows.all())
 
 
 async def _search_objects(conn: AsyncConnection) -> set[str]:
@@ -569,6 +619,13 @@ class TestSearchMigration:
         _run(scratch_url, _insert_item)
         migrations.upgrade(scratch_url, "0002")
         assert _run(scratch_url, _found) == [[1], [1], [1], [1]]
+
+    @pytest.mark.postgres
+    def test_bounds_the_pending_lists_and_resets_them_on_downgrade(self, scratch_url: str) -> None:
+        migrations.upgrade(scratch_url, "0006")
+        assert _run(scratch_url, _pending_limits) == dict.fromkeys(PG_INDEXES, "1024")
+        migrations.downgrade(scratch_url, "0005")
+        assert _run(scratch_url, _pending_limits) == dict.fromkeys(PG_INDEXES)
 
     def test_models_agree_apart_from_the_search_objects(self, scratch_url: str) -> None:
         migrations.upgrade(scratch_url)
