@@ -7,9 +7,9 @@ on a big table it runs after a fifth of the rows have changed. Lists of 280-460 
 bulk load leaves them, added 5-25 ms to each index a search read (most where a page holds many
 short rows), and a rank past the name reads four of them. At 1 MB a list holds ~128 pages. An
 import into an empty catalogue ran about as fast as at 4 MB, one into a 1M catalogue ~15 %
-slower (at 10k items 512 kB cost ~10 %, 256 kB ~20 %, fastupdate off 3x; docs/performance.md): a price
-paid by batch work for the searches users wait on. Imports also merge what they added before
-they commit (app/db/dialect.py, settle_search_indexes).
+slower (at 10k items 512 kB cost ~10 %, 256 kB ~20 %, fastupdate off 3x; docs/performance.md):
+a price paid by batch work for the searches users wait on. Imports also merge what they added
+before they commit (app/db/dialect.py, settle_search_indexes).
 
 Nothing on SQLite, whose FTS5 table has no such list.
 
