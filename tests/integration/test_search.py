@@ -21,9 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from app.db import migrations
 from app.db.dialect import (
     ITEM_SEARCH_FIELDS,
+    MIN_TRIGRAM_PIECES,
     autogenerate_include_name,
     item_search_match,
     settle_search_indexes,
+    trigram_pieces,
 )
 from app.db.engine import create_engine
 from app.enums import ItemStatus
@@ -281,6 +283,29 @@ class TestSearchPages:
                 got = await _pages(session, term, window=window, limit=limit)
                 assert got == _expected(texts, term), f"term {term!r}, limit {limit}"
 
+    @pytest.mark.parametrize("window", [1, 1000])
+    async def test_long_terms_and_their_pieces_apart(
+        self, session: AsyncSession, catalogue: list[Item], window: int
+    ) -> None:
+        # Long terms are looked up by their 3-character pieces on PostgreSQL and decided whole:
+        # the names, cuts of every field across punctuation, and pieces of one put together from
+        # apart, which the probe's pattern admits and the term itself does not.
+        texts = await _texts(session)
+        names = sorted({fields[0] for fields in texts.values() if fields[0]})
+        long_names = [n for n in names if len(trigram_pieces(n)) >= MIN_TRIGRAM_PIECES]
+        assert len(long_names) > 20
+        rng = random.Random(20261204)
+        values = sorted({v for fields in texts.values() for v in fields if v and len(v) > 40})
+        cuts = []
+        for value in rng.sample(values, 60):
+            start, length = rng.randrange(len(value) - 40), rng.randrange(9, 41)
+            cuts.append(value[start : start + length])
+        apart = [v[0:3] + v[5:8] + v[10:13] for v in [*long_names, *cuts]]
+        assert any(not _expected(texts, term) for term in apart)
+        for term in dict.fromkeys([*long_names, *cuts, *apart]):
+            got = await _pages(session, term, window=window, limit=50)
+            assert got == _expected(texts, term), f"term {term!r}"
+
     @pytest.mark.postgres
     async def test_a_term_common_in_the_text_is_read_by_windows_a_rare_one_by_the_index(
         self, session: AsyncSession, catalogue: list[Item]
@@ -391,6 +416,23 @@ class TestSearchFollowsWrites:
         assert first.id in await _search(session, "%")
 
 
+class TestTrigramPieces:
+    @pytest.mark.parametrize(
+        ("term", "pieces"),
+        [
+            ("医保基金", ["医保基"]),
+            ("骗取医疗保障基金", ["骗取医", "疗保障"]),
+            ("对（市本级）医疗保险费的征收", ["市本级", "医疗保", "险费的"]),
+            ("1.2.3", []),
+            ("第12条第3款规定", ["第12", "条第3", "款规定"]),
+        ],
+    )
+    def test_disjoint_runs_of_letters_and_digits_in_order(
+        self, term: str, pieces: list[str]
+    ) -> None:
+        assert trigram_pieces(term) == pieces
+
+
 class TestTerm:
     @pytest.mark.parametrize("q", ["", "   ", "\u3000\t\n", None])
     def test_a_blank_term_is_no_search(self, q: str | None) -> None:
@@ -461,6 +503,25 @@ class TestIndexesServeTheSearch:
         plan = await _plan(session, _matching(q, "postgresql"))
         for index in indexes:
             assert f"Bitmap Index Scan on {index}" in plan, plan
+
+    @pytest.mark.postgres
+    async def test_a_long_term_probes_the_indexes_with_its_pieces(
+        self, session: AsyncSession, catalogue: list[Item]
+    ) -> None:
+        q = "骗取医疗保障基金支出的处罚"
+        await session.execute(text("SET LOCAL enable_seqscan = off"))
+        await session.execute(text("SET LOCAL enable_indexscan = off"))
+        await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+        plan = await _plan(session, _matching(q, "postgresql"))
+        lines = plan.splitlines()
+        for field in ITEM_SEARCH_FIELDS:
+            scan = next(n for n, line in enumerate(lines) if f"on ix_item_{field}_trgm" in line)
+            assert "Index Cond:" in lines[scan + 1], plan
+            assert "~~ '%骗取医%疗保障%基金支%出的处%'::text" in lines[scan + 1], plan
+        # The whole term is only the deciding condition, once a field, which no index serves.
+        assert plan.count(f"'{q}'::text) > 0") == len(ITEM_SEARCH_FIELDS), plan
+        assert plan.count("strpos(") == len(ITEM_SEARCH_FIELDS), plan
+        assert f"%{q}%" not in plan, plan
 
     @pytest.mark.sqlite
     async def test_sqlite_three_characters_use_fts5(
