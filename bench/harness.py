@@ -803,6 +803,26 @@ def machine() -> dict[str, Any]:
     }
 
 
+async def server_settings(cfg: Config) -> dict[str, str]:
+    """The PostgreSQL settings that change what the figures mean (autovacuum above all: with it
+    off, as on the development machine, nothing but powercat's own imports gathers statistics)."""
+    if "postgres" not in cfg.backends:
+        return {}
+    engine = create_engine(Settings(database_url=cfg.pg_url))
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                text("SELECT name, setting FROM pg_settings WHERE name = ANY(:names)"),
+                {"names": list(_SERVER_SETTINGS)},
+            )
+            return {str(name): str(value) for name, value in rows.all()}
+    finally:
+        await engine.dispose()
+
+
+_SERVER_SETTINGS = ("server_version", "autovacuum", "shared_buffers", "effective_cache_size")
+
+
 async def main(cfg: Config, out_dir: Path) -> Path:
     global LOGS
     cfg.work.mkdir(parents=True, exist_ok=True)
@@ -821,6 +841,7 @@ async def main(cfg: Config, out_dir: Path) -> Path:
         "started": started,
         "config": asdict(cfg),
         "machine": machine(),
+        "postgres": await server_settings(cfg),
         "figures": [{**asdict(f), "ratio": f.ratio} for f in figures],
     }
     path = out_dir / f"bench-{started}.json"

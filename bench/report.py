@@ -32,6 +32,13 @@ def markdown(result: dict[str, Any]) -> str:
         f"load average at the end {', '.join(f'{x:.1f}' for x in machine['load_average'])}; "
         f"{result['config']['duration']:.0f} s per load, {result['config']['rounds']} rounds."
     )
+    server = result.get("postgres") or {}  # runs before 2026-12-05 did not record it
+    if server:
+        lines[-1] += (
+            f" PostgreSQL {server.get('server_version', '?')}, autovacuum"
+            f" {server.get('autovacuum', '?')}, shared_buffers {server.get('shared_buffers', '?')}"
+            " (8 kB pages)."
+        )
     return "\n".join(lines)
 
 

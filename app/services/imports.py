@@ -15,7 +15,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from app.db import dialect
 from app.enums import ChangeKind, ImportStatus, ItemStatus
 from app.errors import ConflictError, ForbiddenError, ImportFormatError
-from app.models import Agency, ImportBatch, Item
+from app.models import Agency, Change, ImportBatch, Item, ItemRevision
 from app.models.types import utcnow
 from app.schemas.imports import (
     ImportCounts,
@@ -566,5 +566,17 @@ async def run(
     # read through: merge it now, at the importer's cost, not each search's.
     await session.flush()
     await dialect.settle_search_indexes(session)
+    # And a big import would leave the planner estimating from statistics of a much smaller
+    # catalogue (or none) until autovacuum came round: refresh them while the rows are at hand.
+    rows = len(plan.create) + len(plan.modify)
+    await dialect.refresh_statistics(
+        session,
+        {
+            Item.__tablename__: rows,
+            ItemRevision.__tablename__: rows,
+            Change.__tablename__: rows,
+            Agency.__tablename__: len(prepared.agencies),
+        },
+    )
     bar.finished()
     return report

@@ -64,6 +64,13 @@ def test_harness_measures_every_path_on_both_databases(tmp_path: Path) -> None:
         if figure["baseline"] is not None:
             assert figure["baseline"] > 0, figure
             assert figure["ratio"] == pytest.approx(figure["value"] / figure["baseline"])
+    # What the figures mean depends on the server's settings: the run records them.
+    assert set(result["postgres"]) == {
+        "server_version",
+        "autovacuum",
+        "shared_buffers",
+        "effective_cache_size",
+    }
     searches = [f for f in figures if f["path"].startswith("search")]
     assert all(f["notes"]["equal_to_scan"] > 0 for f in searches), searches
     # The printed table carries the same figures.

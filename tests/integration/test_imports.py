@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import math
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from sqlalchemy import event, select
+from sqlalchemy import text as sql
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from app.db import dialect
 from app.enums import ChangeKind, ItemStatus
 from app.errors import ImportFormatError
 from app.models import Agency, Item, ItemRevision
@@ -532,3 +536,67 @@ class TestBulkWrites:
         ]
         assert revs[1].snapshot["remarks"] == "已复核"
         assert revs[1].snapshot["version"] == 2
+
+
+class TestPlannerStatistics:
+    """An import that outgrows the planner's statistics refreshes them before it commits."""
+
+    @staticmethod
+    async def _analyzed(session: AsyncSession, agency: str) -> bool:
+        # pg_statistic is transactional and every test rolls back: statistics naming this
+        # test's own agency can only come from an ANALYZE inside this test's transaction.
+        found = await session.scalar(
+            sql(
+                "SELECT count(*) FROM pg_stats WHERE tablename = 'item'"
+                " AND attname = 'exercising_body' AND most_common_vals::text LIKE :name"
+            ),
+            {"name": f"%{agency}%"},
+        )
+        return bool(found)
+
+    @staticmethod
+    async def _threshold(session: AsyncSession) -> int:
+        """The rows an import must pass: autovacuum's analyze threshold for item as it stands,
+        less the changes committed since its last analyze (read from the statistics snapshot
+        that PostgreSQL then keeps for the rest of the transaction, which the import shares)."""
+        value = await session.scalar(
+            sql(
+                "SELECT current_setting('autovacuum_analyze_threshold')::float8"
+                " + current_setting('autovacuum_analyze_scale_factor')::float8"
+                " * greatest(c.reltuples, 0) - coalesce(s.n_mod_since_analyze, 0)"
+                " FROM pg_class AS c LEFT JOIN pg_stat_all_tables AS s ON s.relid = c.oid"
+                " WHERE c.relname = 'item'"
+            )
+        )
+        return math.floor(value)
+
+    @pytest.mark.postgres
+    async def test_a_big_import_analyzes_what_it_wrote(self, session: AsyncSession) -> None:
+        agency = f"统计{uuid.uuid4().hex[:8]}县医疗保障局"
+        n = await self._threshold(session) + 1
+        report = await import_bytes(session, csv_bytes(export_rows(n, agency=agency)), "big.csv")
+        assert report.counts.new == n
+        assert await self._analyzed(session, agency)
+
+    @pytest.mark.postgres
+    async def test_an_import_under_the_threshold_leaves_it_to_autovacuum(
+        self, session: AsyncSession
+    ) -> None:
+        agency = f"统计{uuid.uuid4().hex[:8]}县医疗保障局"
+        n = await self._threshold(session)
+        report = await import_bytes(session, csv_bytes(export_rows(n, agency=agency)), "small.csv")
+        assert report.counts.new == n
+        assert not await self._analyzed(session, agency)
+
+    @pytest.mark.postgres
+    async def test_a_role_that_may_not_analyze_skips_it(self, session: AsyncSession) -> None:
+        role = f"powercat_not_owner_{uuid.uuid4().hex[:12]}"
+        await session.execute(sql(f"CREATE ROLE {role} NOLOGIN"))  # undone with the test
+        await session.execute(sql(f"SET LOCAL ROLE {role}"))
+        assert await dialect.refresh_statistics(session, {"item": 10**9}) == []
+        await session.execute(sql("RESET ROLE"))
+        assert await dialect.refresh_statistics(session, {"item": 10**9}) == ["item"]
+
+    @pytest.mark.sqlite
+    async def test_sqlite_has_nothing_to_refresh(self, session: AsyncSession) -> None:
+        assert await dialect.refresh_statistics(session, {"item": 10**9}) == []
