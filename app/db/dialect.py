@@ -153,26 +153,34 @@ async def settle_search_indexes(session: AsyncSession) -> int:
     return int(pages or 0)
 
 
+# When an import refreshes the planner's statistics: once what it wrote, with the changes made
+# since the last analyze, is as much as the table held then (so the statistics describe at least
+# half of it). Autovacuum analyzes at a tenth, in the background; at that rate an import would
+# analyze after every file of a first load, and each analyze samples ~30,000 pages (1-3.5 s here
+# at 100k and at 1M items).
+ANALYZE_MIN_ROWS = 50
+ANALYZE_GROWTH = 1.0
+
+
 async def refresh_statistics(session: AsyncSession, written: Mapping[str, int]) -> list[str]:
     """PostgreSQL: ANALYZE the tables that a write has outgrown the statistics of; their names.
 
     `written` maps a table to the rows this transaction wrote to it. A table is analyzed when
-    those rows and the changes committed since its last analyze together pass autovacuum's own
-    analyze threshold (autovacuum_analyze_threshold + autovacuum_analyze_scale_factor x the rows
-    it was last analyzed with): the rule autovacuum would apply, applied at once, so a load of
-    many files keeps the statistics within a tenth of the table. Without it a bulk import leaves
-    the planner blind until autovacuum's next round, or for good where autovacuum is off: with
-    no statistics a lookup by code, estimated at ~2,000 rows instead of 1, hash-joined every
-    agency on each call, 12 times slower at 1M items than with them (docs/performance.md).
+    those rows and the changes committed since its last analyze pass ANALYZE_MIN_ROWS +
+    ANALYZE_GROWTH x the rows it was last analyzed with. Without it a bulk import leaves the
+    planner blind until autovacuum's next round, or for good where autovacuum is off: with no
+    statistics a lookup by code, estimated at ~2,000 rows instead of 1, hash-joined every agency
+    on each call, 12 times slower at 1M items than with them (docs/performance.md). Drift in
+    what the rows hold, short of that growth, is autovacuum's to follow.
 
     It runs in the writer's transaction, so the statistics describe the rows it wrote (its
     own are visible to it) and roll back with it, all but pg_class's row count, which PostgreSQL
     writes in place and the next analyze corrects. (Its own rows join the count of changes
     when it commits, after the analyze that saw them, so the next analyze comes a little early.)
-    SKIP_LOCKED: a table another transaction is
-    analyzing is left to it, rather than waited for. Like the merge above, only the tables'
-    owners (or a superuser) may; other roles analyze nothing. Nothing on SQLite, whose
-    planner does not rely on collected statistics for the indexed lookups powercat makes.
+    SKIP_LOCKED: a table another transaction is analyzing is left to it, rather than waited for.
+    Like the merge above, only the tables' owners (or a superuser) may; other roles analyze
+    nothing. Nothing on SQLite, whose planner does not rely on collected statistics for the
+    indexed lookups powercat makes.
     """
     if session.get_bind().dialect.name != "postgresql":
         return []
@@ -187,12 +195,15 @@ async def refresh_statistics(session: AsyncSession, written: Mapping[str, int]) 
                 " JOIN pg_class AS c ON c.oid = to_regclass(w.name)"
                 " LEFT JOIN pg_stat_all_tables AS s ON s.relid = c.oid"
                 " WHERE pg_has_role(c.relowner, 'USAGE')"
-                " AND w.rows + coalesce(s.n_mod_since_analyze, 0) >"
-                " current_setting('autovacuum_analyze_threshold')::float8"
-                " + current_setting('autovacuum_analyze_scale_factor')::float8"
-                " * greatest(c.reltuples, 0)"
+                " AND w.rows + coalesce(s.n_mod_since_analyze, 0)"
+                " > :min_rows + :growth * greatest(c.reltuples, 0)"
                 " ORDER BY c.relname"
-            ).bindparams(bindparam("names", names, type_=ARRAY(Text)), rows)
+            ).bindparams(
+                bindparam("names", names, type_=ARRAY(Text)),
+                rows,
+                min_rows=ANALYZE_MIN_ROWS,
+                growth=ANALYZE_GROWTH,
+            )
         )
     ).all()
     if stale:

@@ -556,17 +556,17 @@ class TestPlannerStatistics:
 
     @staticmethod
     async def _threshold(session: AsyncSession) -> int:
-        """The rows an import must pass: autovacuum's analyze threshold for item as it stands,
-        less the changes committed since its last analyze (read from the statistics snapshot
-        that PostgreSQL then keeps for the rest of the transaction, which the import shares)."""
+        """The rows an import must pass: the analyze threshold for item as it stands, less the
+        changes committed since its last analyze (read from the statistics snapshot that
+        PostgreSQL then keeps for the rest of the transaction, which the import shares)."""
         value = await session.scalar(
             sql(
-                "SELECT current_setting('autovacuum_analyze_threshold')::float8"
-                " + current_setting('autovacuum_analyze_scale_factor')::float8"
-                " * greatest(c.reltuples, 0) - coalesce(s.n_mod_since_analyze, 0)"
+                "SELECT :min_rows + :growth * greatest(c.reltuples, 0)"
+                " - coalesce(s.n_mod_since_analyze, 0)"
                 " FROM pg_class AS c LEFT JOIN pg_stat_all_tables AS s ON s.relid = c.oid"
                 " WHERE c.relname = 'item'"
-            )
+            ),
+            {"min_rows": dialect.ANALYZE_MIN_ROWS, "growth": dialect.ANALYZE_GROWTH},
         )
         return math.floor(value)
 
