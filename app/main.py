@@ -20,6 +20,7 @@ from app.api.middleware import (
 )
 from app.api.routes import api_router, docs, health
 from app.db.engine import (
+    create_driver_pool,
     create_engine,
     create_read_sessionmaker,
     create_sessionmaker,
@@ -53,6 +54,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # of the change feed, adding 80-90 ms to it (docs/performance.md).
         gc.collect()
         gc.freeze()
+        lookup_engine = read_engine or engine
+        lookup_pool = await create_driver_pool(
+            lookup_engine, settings, read_only=read_engine is not None
+        )
         try:
             yield {
                 "engine": engine,
@@ -62,10 +67,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "read_sessionmaker": read_engine and create_sessionmaker(read_engine),
                 "replica_reads_sessionmaker": read_engine and create_read_sessionmaker(read_engine),
                 # The lookup's fast path (app/api/fastpath.py) reads here, as public reads do.
-                "lookup_engine": reads_engine(read_engine or engine),
+                "lookup_engine": reads_engine(lookup_engine),
+                "lookup_pool": lookup_pool,
+                "lookup_pool_timeout": settings.db_pool_timeout_s,
             }
         finally:
             gc.unfreeze()
+            if lookup_pool is not None:
+                await lookup_pool.close()
             await engine.dispose()
             if read_engine is not None:
                 await read_engine.dispose()

@@ -9,10 +9,12 @@ bare driver-and-JSON responder, which leaves no room for that.
 So a plain lookup, the overwhelming case, is answered by this route, placed ahead of the
 documented one: GET, no key, reads open to the public, no `release`, no parameter this path does
 not read, a code and sub-item code the schema accepts, at most one If-None-Match of legal size.
-It runs the very service function (`items.get_document_by_code_on`) and response builder
-(`item_response`) of the documented route, on one pooled connection of the read engine, as a
-plain ASGI handler, and its errors are the same exceptions, turned into the same problems by the
-app's handlers. Everything else matches
+It runs the documented route's query and response builder (`item_response`) as a plain ASGI
+handler: on PostgreSQL on a connection of a bare asyncpg pool made on the read side's database
+(`engine.create_driver_pool`: SQLAlchemy's async checkout alone was a fifth of a lookup), on
+SQLite on one pooled connection of the read engine. Its errors are the same exceptions, turned
+into the same problems by the app's handlers; the pool's lost or unobtainable connections become
+the 503 that SQLAlchemy's would (tests/api/test_faults.py). Everything else matches
 nothing here and falls through to `app/api/routes/items.py:get_item_by_code`, whose dependencies
 check keys, parameters and reader access as for every other route; so do tests that override
 dependencies. tests/api/test_lookup_fast_path.py holds the two answers equal, case by case.
@@ -24,6 +26,7 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl
 
+import asyncpg
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.routing import Match, Route
@@ -90,11 +93,28 @@ class FastLookupRoute(Route):
         # ExceptionMiddleware, whose handlers make the same problems.
         code, sub_code, if_none_match = scope[SCOPE_KEY]
         engine: AsyncEngine = scope["state"]["lookup_engine"]
-        async with engine.connect() as connection:
-            document = await items.get_document_by_code_on(
-                connection, local_code=code, sub_code=sub_code
-            )
+        pool: asyncpg.Pool | None = scope["state"]["lookup_pool"]
+        if pool is None:  # SQLite
+            async with engine.connect() as connection:
+                document = await items.get_document_by_code_on(
+                    connection, local_code=code, sub_code=sub_code
+                )
+        else:
+            try:
+                async with pool.acquire(timeout=scope["state"]["lookup_pool_timeout"]) as driver:
+                    document = await items.get_document_by_code_on_driver(
+                        driver, engine.dialect, local_code=code, sub_code=sub_code
+                    )
+            except _UNAVAILABLE as exc:
+                # What SQLAlchemy would have wrapped as a lost connection or a pool timeout:
+                # the same 503 problem (app/api/problems.py answers ConnectionError with it).
+                raise ConnectionError(f"database unavailable: {type(exc).__name__}") from exc
         await item_response(document, if_none_match, by_code=True)(scope, receive, send)
+
+
+# A connection that cannot be had (refused, timed out, the pool's wait: TimeoutError is an
+# OSError) or was lost mid-query.
+_UNAVAILABLE = (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError)
 
 
 def install(app: FastAPI) -> None:

@@ -85,12 +85,7 @@ class DriverQuery:
         """The rows as sequences in column order: for pages of many rows, where a dict per row
         costs as much as the rest."""
         c = self.compiled_for(connection.dialect)
-        given = {**c.defaults, **(params or {})}
-        values = []
-        for name in c.params:
-            value = given[name]
-            binder = c.binders[name]
-            values.append(binder(value) if binder is not None and value is not None else value)
+        given, values = self._bind(c, params)
         raw = await connection.get_raw_connection()
         sync = connection.sync_connection
         if sync is not None and sync.dispatch.before_cursor_execute:
@@ -109,6 +104,31 @@ class DriverQuery:
         else:
             async with driver.execute(c.sql, values) as cursor:
                 rows = await cursor.fetchall()
+        return self._read(c, rows)
+
+    async def fetch_on_driver(
+        self, driver: Any, dialect: Dialect, params: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """fetch() on a bare asyncpg connection of the driver pool (engine.create_driver_pool),
+        outside any transaction, as the engine's autocommit reads run. No SQLAlchemy connection
+        is involved, so its statement listeners do not see this one."""
+        c = self.compiled_for(dialect)
+        _given, values = self._bind(c, params)
+        rows = self._read(c, await driver.fetch(c.sql, *values))
+        return [dict(zip(c.keys, row, strict=True)) for row in rows]
+
+    @staticmethod
+    def _bind(c: _Compiled, params: Mapping[str, Any] | None) -> tuple[dict[str, Any], list[Any]]:
+        given = {**c.defaults, **(params or {})}
+        values = []
+        for name in c.params:
+            value = given[name]
+            binder = c.binders[name]
+            values.append(binder(value) if binder is not None and value is not None else value)
+        return given, values
+
+    @staticmethod
+    def _read(c: _Compiled, rows: Sequence[Sequence[Any]]) -> Sequence[Sequence[Any]]:
         readers = [(i, read) for i, read in enumerate(c.readers) if read is not None]
         if not readers:
             return rows

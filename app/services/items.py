@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select, bindparam, select
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -123,6 +124,25 @@ async def get_document_by_code_on(
         stmt = _BY_CODE_AND_SUB
         params["sub"] = normalize_code(sub_code) or ""
     return one_by_code(await queries.read_documents(connection, stmt, params))
+
+
+async def get_document_by_code_on_driver(
+    driver: Any, dialect: Dialect, *, local_code: str, sub_code: str | None = None
+) -> dict[str, Any]:
+    """get_document_by_code_on, on a bare connection of the driver pool (the fast route's, on
+    PostgreSQL).
+
+    Raises:
+        ItemNotFoundError: no item carries the code.
+        AmbiguousCodeError: several items carry it; `details["candidates"]` lists them.
+    """
+    params = {"code": normalize_code(local_code) or ""}
+    stmt = _BY_CODE
+    if sub_code is not None:
+        stmt = _BY_CODE_AND_SUB
+        params["sub"] = normalize_code(sub_code) or ""
+    rows = await stmt.fetch_on_driver(driver, dialect, params)
+    return one_by_code([queries.item_document(row) for row in rows])
 
 
 def one_by_code(found: list[dict[str, Any]], where: str = "") -> dict[str, Any]:

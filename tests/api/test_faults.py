@@ -75,7 +75,44 @@ class TestDatabaseOutage:
             await proxy.restore()
             assert (await c.get("/readyz")).status_code == 200
             assert (await c.get("/api/v1/items")).status_code == 200
+            assert (await c.get(f"/api/v1/items/by-code/{FIRST_CODE}")).status_code == 200
         await proxy.cut()
+
+    async def test_the_lookups_fast_route_fails_as_503_and_recovers(self, scratch_url: str) -> None:
+        # Public by-code lookups take the fast route and its own driver pool (no key: a key
+        # sends them down the documented route, which the test above covers).
+        await _seed(scratch_url)
+        parsed = make_url(scratch_url)
+        proxy = TcpProxy(parsed.host or "127.0.0.1", parsed.port or 5432)
+        await proxy.start()
+        via_proxy = parsed.set(host="127.0.0.1", port=proxy.port).render_as_string(
+            hide_password=False
+        )
+        settings = Settings(database_url=via_proxy, db_pool_timeout_s=2)
+        lookup = f"/api/v1/items/by-code/{FIRST_CODE}"
+        async with lifespan_client(create_app(settings)) as c:
+            assert (await c.get(lookup)).status_code == 200
+            await proxy.cut()
+            for _ in range(2):  # the pooled connection lost, then no new one to be had
+                r = await c.get(lookup)
+                assert r.status_code == 503, r.text[:200]
+                assert r.headers["content-type"] == "application/problem+json"
+                assert r.json()["code"] == "database.unavailable"
+                assert r.headers["retry-after"] == "1"
+            await proxy.restore()
+            assert (await c.get(lookup)).status_code == 200
+        await proxy.cut()
+
+    async def test_the_lookups_pool_exhausted_is_503(self, scratch_url: str) -> None:
+        await _seed(scratch_url)
+        settings = Settings(database_url=scratch_url, db_pool_size=1, db_pool_timeout_s=0.5)
+        lookup = f"/api/v1/items/by-code/{FIRST_CODE}"
+        async with lifespan_client(create_app(settings)) as c:
+            async with c.state["lookup_pool"].acquire():
+                r = await c.get(lookup)
+            assert r.status_code == 503
+            assert r.json()["code"] == "database.unavailable"
+            assert (await c.get(lookup)).status_code == 200
 
     async def test_pool_exhaustion_is_503_with_retry_after(self, scratch_url: str) -> None:
         token = await _seed(scratch_url)

@@ -227,3 +227,26 @@ async def test_a_replica_serves_the_fast_route(catalogue: Catalogue, counter: Co
         r = await c.get(BY_CODE + catalogue.unique_code)
     assert r.status_code == 200
     assert counter.calls == 1
+
+
+@pytest.mark.postgres
+async def test_on_postgresql_the_fast_route_reads_through_its_driver_pool(
+    catalogue: Catalogue, counter: Counter
+) -> None:
+    async with lifespan_client(create_app(catalogue.settings)) as c:
+        pool = c.state["lookup_pool"]
+        assert pool.get_size() == 0  # it connects when a lookup needs it, as the engine does
+        r = await c.get(BY_CODE + catalogue.unique_code)
+        assert r.status_code == 200
+        assert pool.get_size() > 0
+        async with pool.acquire() as conn:  # the primary's pool: writes are not refused
+            assert await conn.fetchval("SHOW default_transaction_read_only") == "off"
+            assert await conn.fetchval("SHOW application_name") == "powercat"
+    assert counter.calls == 1
+
+
+@pytest.mark.sqlite
+async def test_on_sqlite_the_fast_route_uses_the_engine(catalogue: Catalogue) -> None:
+    async with lifespan_client(create_app(catalogue.settings)) as c:
+        assert c.state["lookup_pool"] is None
+        assert (await c.get(BY_CODE + catalogue.unique_code)).status_code == 200
