@@ -59,7 +59,7 @@ def create_engine(
     decodes 1,000 revision snapshots. Writes keep the stdlib's serialiser (see models/types.py).
     """
     parsed = parse_url(url or settings.database_url)
-    logging_name = "powercat.read" if read_only else "powercat"
+    logging_name = _name(read_only)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
@@ -101,8 +101,13 @@ def create_engine(
     )
 
 
+def _name(read_only: bool) -> str:
+    """The engine's logging name and its connections' application_name."""
+    return "powercat.read" if read_only else "powercat"
+
+
 def _server_settings(read_only: bool) -> dict[str, str]:
-    settings = {"application_name": "powercat.read" if read_only else "powercat"}
+    settings = {"application_name": _name(read_only)}
     if read_only:
         settings["default_transaction_read_only"] = "on"
     return settings

@@ -118,11 +118,7 @@ async def get_document_by_code_on(
         ItemNotFoundError: no item carries the code.
         AmbiguousCodeError: several items carry it; `details["candidates"]` lists them.
     """
-    params = {"code": normalize_code(local_code) or ""}
-    stmt = _BY_CODE
-    if sub_code is not None:
-        stmt = _BY_CODE_AND_SUB
-        params["sub"] = normalize_code(sub_code) or ""
+    stmt, params = _by_code(local_code, sub_code)
     return one_by_code(await queries.read_documents(connection, stmt, params))
 
 
@@ -136,13 +132,18 @@ async def get_document_by_code_on_driver(
         ItemNotFoundError: no item carries the code.
         AmbiguousCodeError: several items carry it; `details["candidates"]` lists them.
     """
-    params = {"code": normalize_code(local_code) or ""}
-    stmt = _BY_CODE
-    if sub_code is not None:
-        stmt = _BY_CODE_AND_SUB
-        params["sub"] = normalize_code(sub_code) or ""
+    stmt, params = _by_code(local_code, sub_code)
     rows = await stmt.fetch_on_driver(driver, dialect, params)
     return one_by_code([queries.item_document(row) for row in rows])
+
+
+def _by_code(local_code: str, sub_code: str | None) -> tuple[DriverQuery, dict[str, str]]:
+    """The lookup's statement and its parameters, the codes normalized as they are stored."""
+    params = {"code": normalize_code(local_code) or ""}
+    if sub_code is None:
+        return _BY_CODE, params
+    params["sub"] = normalize_code(sub_code) or ""
+    return _BY_CODE_AND_SUB, params
 
 
 def one_by_code(found: list[dict[str, Any]], where: str = "") -> dict[str, Any]:

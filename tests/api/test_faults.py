@@ -52,17 +52,20 @@ async def _serve(settings: Settings, token: str) -> AsyncIterator[LifespanClient
         yield c
 
 
+async def _behind_proxy(url: str) -> tuple[TcpProxy, Settings]:
+    """A started proxy in front of `url`'s server, and settings that reach the database by it."""
+    parsed = make_url(url)
+    proxy = TcpProxy(parsed.host or "127.0.0.1", parsed.port or 5432)
+    await proxy.start()
+    via_proxy = parsed.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    return proxy, Settings(database_url=via_proxy, db_pool_timeout_s=2)
+
+
 @pytest.mark.postgres
 class TestDatabaseOutage:
     async def test_outage_is_503_and_service_recovers_by_itself(self, scratch_url: str) -> None:
         token = await _seed(scratch_url)
-        parsed = make_url(scratch_url)
-        proxy = TcpProxy(parsed.host or "127.0.0.1", parsed.port or 5432)
-        await proxy.start()
-        via_proxy = parsed.set(host="127.0.0.1", port=proxy.port).render_as_string(
-            hide_password=False
-        )
-        settings = Settings(database_url=via_proxy, db_pool_timeout_s=2)
+        proxy, settings = await _behind_proxy(scratch_url)
         async with _serve(settings, token) as c:
             assert (await c.get("/readyz")).status_code == 200
             assert (await c.get("/api/v1/items")).status_code == 200
@@ -82,13 +85,7 @@ class TestDatabaseOutage:
         # Public by-code lookups take the fast route and its own driver pool (no key: a key
         # sends them down the documented route, which the test above covers).
         await _seed(scratch_url)
-        parsed = make_url(scratch_url)
-        proxy = TcpProxy(parsed.host or "127.0.0.1", parsed.port or 5432)
-        await proxy.start()
-        via_proxy = parsed.set(host="127.0.0.1", port=proxy.port).render_as_string(
-            hide_password=False
-        )
-        settings = Settings(database_url=via_proxy, db_pool_timeout_s=2)
+        proxy, settings = await _behind_proxy(scratch_url)
         lookup = f"/api/v1/items/by-code/{FIRST_CODE}"
         async with lifespan_client(create_app(settings)) as c:
             assert (await c.get(lookup)).status_code == 200
