@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import string
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -12,6 +12,7 @@ from sqlalchemy import (
     FromClause,
     Integer,
     LargeBinary,
+    Select,
     Text,
     and_,
     bindparam,
@@ -102,17 +103,28 @@ ITEM_SEARCH_FIELDS: tuple[str, ...] = (
     "remarks",
 )
 
-# What migration 0002 creates for one database only: FTS5 virtual and shadow tables on SQLite, GIN
-# indexes (pg_trgm operator classes, a function expression) on PostgreSQL. Declared in the models
+# What migrations 0002 and 0007 create for one database only: FTS5 virtual and shadow tables on
+# SQLite; on PostgreSQL GIN indexes (pg_trgm operator classes, a function expression), the list
+# of distinct names with its trigram index, and item's (name, id) btree. Declared in the models
 # they would be missing on the other database, so autogenerate leaves exactly these names out.
 _SEARCH_ONLY_TABLES = frozenset(
     {"item_fts", "item_fts_config", "item_fts_data", "item_fts_docsize", "item_fts_idx"}
+    | {"search_name"}
 )
+# item.name has no trigram index of its own since 0007: search_name's serves it.
 _SEARCH_ONLY_INDEXES = frozenset(
-    {f"ix_item_{field}_trgm" for field in ITEM_SEARCH_FIELDS} | {"ix_item_search_chars"}
+    {f"ix_item_{field}_trgm" for field in ITEM_SEARCH_FIELDS[1:]}
+    | {"ix_item_search_chars", "ix_item_name_id"}
+)
+# The GIN indexes whose pending lists an import merges (settle_search_indexes).
+_SEARCH_GIN_INDEXES = frozenset(
+    {f"ix_item_{field}_trgm" for field in ITEM_SEARCH_FIELDS[1:]}
+    | {"ix_item_search_chars", "ix_search_name_trgm"}
 )
 
 _ITEM_FTS = table("item_fts", column("rowid", Integer))
+# PostgreSQL: every name an item holds or held (migration 0007), for the names' trigram index.
+SEARCH_NAME = table("search_name", column("name", Text))
 
 # Migration 0004's index of the change feed's order, on PostgreSQL only (see feed_order).
 _FEED_ONLY_INDEXES = frozenset({"ix_change_feed_order"})
@@ -148,7 +160,7 @@ async def settle_search_indexes(session: AsyncSession) -> int:
             "SELECT coalesce(sum(gin_clean_pending_list(c.oid::regclass)), 0) FROM pg_class AS c"
             " WHERE c.oid IN (SELECT to_regclass(name) FROM unnest(:names) AS name)"
             " AND pg_has_role(c.relowner, 'USAGE')"
-        ).bindparams(bindparam("names", sorted(_SEARCH_ONLY_INDEXES), type_=ARRAY(Text)))
+        ).bindparams(bindparam("names", sorted(_SEARCH_GIN_INDEXES), type_=ARRAY(Text)))
     )
     return int(pages or 0)
 
@@ -311,10 +323,11 @@ def _fts5_phrase(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
-def any_field_contains(item: FromClause, term: str, dialect_name: str) -> ColumnElement[bool]:
-    """A searched field of `item` contains `term`: the condition that decides, without indexes."""
-    fields = [item.c[name] for name in ITEM_SEARCH_FIELDS]
-    return or_(*(text_contains(field, term, dialect_name) for field in fields))
+def any_field_contains(
+    item: FromClause, term: str, dialect_name: str, fields: Sequence[str] = ITEM_SEARCH_FIELDS
+) -> ColumnElement[bool]:
+    """One of `fields` of `item` contains `term`: the condition that decides, without indexes."""
+    return or_(*(text_contains(item.c[name], term, dialect_name) for name in fields))
 
 
 def searched_by_characters(term: str, dialect_name: str) -> bool:
@@ -325,15 +338,45 @@ def searched_by_characters(term: str, dialect_name: str) -> bool:
     )
 
 
-def item_search_match(item: FromClause, term: str, dialect_name: str) -> ColumnElement[bool]:
-    """Rows of `item` where a searched field contains `term`, exactly, phrased for the indexes."""
+def searched_by_trigrams(term: str, dialect_name: str) -> bool:
+    """Whether PostgreSQL's trigram indexes serve `term`: the fields' own, and search_name's for
+    the name (matching_names)."""
+    return dialect_name == "postgresql" and not searched_by_characters(term, dialect_name)
+
+
+def matching_names(term: str, dialect_name: str) -> Select[tuple[str]]:
+    """PostgreSQL, a term of searched_by_trigrams: the distinct names that contain `term`.
+
+    search_name lists every name an item holds (migration 0007), so the items whose name
+    contains the term are exactly the items whose name is one of these.
+    """
+    return (
+        select(SEARCH_NAME.c.name)
+        .where(text_contains(SEARCH_NAME.c.name, term, dialect_name))
+        .distinct()
+    )
+
+
+def item_search_match(
+    item: FromClause, term: str, dialect_name: str, fields: Sequence[str] = ITEM_SEARCH_FIELDS
+) -> ColumnElement[bool]:
+    """Rows of `item` where one of `fields` contains `term`, exactly, phrased for the indexes."""
     # Index conditions narrow the rows; the LIKE (or ASCII regex) conditions decide, so neither
     # database returns more or fewer rows than a substring scan would.
-    contains = any_field_contains(item, term, dialect_name)
+    if searched_by_trigrams(term, dialect_name):
+        # One pg_trgm index per field but the name, which the btree on (name, id) serves for
+        # the names that search_name's trigram index finds (an InitPlan's array, so that the
+        # planner can OR it with the other fields' bitmap index scans).
+        conditions = [
+            item.c.name
+            == func.any(func.array(matching_names(term, dialect_name).scalar_subquery()))
+            if name == "name"
+            else text_contains(item.c[name], term, dialect_name)
+            for name in fields
+        ]
+        return or_(*conditions)
+    contains = any_field_contains(item, term, dialect_name, fields)
     if dialect_name == "postgresql":
-        if not searched_by_characters(term, dialect_name):
-            # One pg_trgm index per field: the planner ORs five bitmap index scans.
-            return contains
         # Trigrams cannot serve 1-2 characters, nor terms of punctuation alone (pg_trgm keeps
         # only letters and digits, and would read its whole index); the character index can.
         # Containing every character of the term (in either ASCII case) is exactly containing a
@@ -347,7 +390,10 @@ def item_search_match(item: FromClause, term: str, dialect_name: str) -> ColumnE
             for letter in letters
         ]
         has_chars = and_(*conditions)
-        return has_chars if len(term) == 1 else and_(has_chars, contains)
+        # The index holds all five fields: a single character in one of them, `contains`.
+        if len(term) == 1 and tuple(fields) == ITEM_SEARCH_FIELDS:
+            return has_chars
+        return and_(has_chars, contains)
     if len(term) >= 3:
         # FTS5 trigram phrases find the substring but fold all of Unicode's case (Ⅲ/ⅲ), so the
         # LIKE conditions still decide, on the few rows the index returns.

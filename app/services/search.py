@@ -5,7 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import ColumnElement, FromClause, Select, and_, case, func, not_, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    Select,
+    and_,
+    case,
+    func,
+    not_,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import dialect
@@ -128,18 +139,41 @@ async def _rank_ids(
         if not coarse or (dense[0] or 0) * DENSE < count:
             break  # the indexes narrow: they find the rest
         window = min(window * GROWTH, MAX_WINDOW)
-    item = Item.__table__
-    rest = (
-        filtered(select(Item.id))
-        .where(
-            dialect.item_search_match(item, term, dialect_name),
-            _rank_hit(item, term, rank, dialect_name),
-            Item.id > after_id,
+    if rank == NAME_RANK and dialect.searched_by_trigrams(term, dialect_name):
+        names = dialect.matching_names(term, dialect_name)
+        rest = _named(filtered, names, after_id, need - len(found))
+    else:
+        item = Item.__table__
+        fields = ITEM_SEARCH_FIELDS[:1] if rank == NAME_RANK else ITEM_SEARCH_FIELDS[1:]
+        rest = (
+            filtered(select(Item.id))
+            .where(
+                dialect.item_search_match(item, term, dialect_name, fields),
+                _rank_hit(item, term, rank, dialect_name),
+                Item.id > after_id,
+            )
+            .order_by(Item.id)
         )
+    return found + list((await session.scalars(rest.limit(need - len(found)))).all())
+
+
+def _named(filtered: Filter, names: Select[tuple[str]], after_id: int, need: int) -> Select[Any]:
+    """PostgreSQL: the items after `after_id` whose name is one of `names`, in id order.
+
+    For each name the btree on item (name, id) gives its items in id order, and only the first
+    `need` that pass the filters are read: a name that thousands of items hold costs the rows of
+    one page, not a heap read for each of them (migration 0007). The planner would rather join
+    every match and sort; the lateral subquery keeps it to a page per name.
+    """
+    listed = names.subquery("matching_names")
+    per_name = (
+        filtered(select(Item.id))
+        .where(Item.name == listed.c.name, Item.id > after_id)
         .order_by(Item.id)
-        .limit(need - len(found))
+        .limit(need)
+        .lateral("named")
     )
-    return found + list((await session.scalars(rest)).all())
+    return select(per_name.c.id).select_from(listed).join(per_name, true()).order_by(per_name.c.id)
 
 
 async def search_page(

@@ -16,7 +16,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Select, event, select, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from app.db import migrations
 from app.db.dialect import (
@@ -24,6 +24,7 @@ from app.db.dialect import (
     MIN_TRIGRAM_PIECES,
     autogenerate_include_name,
     item_search_match,
+    matching_names,
     settle_search_indexes,
     trigram_pieces,
 )
@@ -31,7 +32,7 @@ from app.db.engine import create_engine
 from app.enums import ItemStatus
 from app.errors import InvalidInputError
 from app.models import Agency, Base, Item
-from app.services.search import MAX_TERM_LENGTH, normalize_term, search_page
+from app.services.search import MAX_TERM_LENGTH, _named, normalize_term, search_page
 from app.settings import Settings
 from tests.dbutil import drop_database, fresh_database
 from tests.factories import DUNHUANG, MINQIN, import_file
@@ -368,13 +369,21 @@ class TestSearchFollowsWrites:
     async def test_renamed_item_is_found_by_its_new_name_only(
         self, session: AsyncSession, catalogue: list[Item]
     ) -> None:
-        item = await session.scalar(select(Item).where(Item.name.like("%骗取医保基金%")).limit(1))
+        # The last seed item: the first would be found in a window of one, without an index.
+        seeds = select(Item).where(Item.id.not_in([edge.id for edge in catalogue]))
+        item = await session.scalar(seeds.order_by(Item.id.desc()).limit(1))
         assert item is not None
         old_name = item.name
         item.name = "对违规使用医保基金行为的ZQX专项检查"
         await session.flush()
         assert item.id in await _search(session, "ZQX专项")
         assert item.id in await _search(session, "zqx")
+        # And past a window of one item, through the indexes (on PostgreSQL the list of names).
+        assert item.id in await _pages(session, "ZQX专项", window=1, limit=3)
+        assert item.id in await _pages(session, "违规使用医保基金", window=1, limit=3)
+        texts = await _texts(session)
+        for term in (old_name, "ZQX专项", "违规使用医保基金"):
+            assert await _pages(session, term, window=1, limit=3) == _expected(texts, term)
         await _assert_matches_scan(
             session, [old_name, old_name[2:6], old_name[:2], "违规使用", "专项检", "Z", "项检"]
         )
@@ -414,6 +423,74 @@ class TestSearchFollowsWrites:
         await session.flush()
         assert first.id in await _search(session, "ABC类")
         assert first.id in await _search(session, "%")
+
+
+class TestTheListOfNames:
+    """PostgreSQL: search_name lists every name items hold, whoever wrote them (migration 0007)."""
+
+    @pytest.mark.postgres
+    async def test_every_name_written_is_listed_once_per_writer(
+        self, session: AsyncSession, catalogue: list[Item]
+    ) -> None:
+        unlisted = text(
+            "SELECT count(*) FROM item WHERE name NOT IN (SELECT name FROM search_name)"
+        )
+        listed = text("SELECT count(*), count(DISTINCT name) FROM search_name")
+        assert await session.scalar(unlisted) == 0
+        rows, names = (await session.execute(listed)).one()
+        assert rows == names > 0
+        first, second = catalogue
+        first.name = "对列表新名称甲的处罚"  # an UPDATE
+        session.add(Item(agency_id=second.agency_id, name="对列表新名称乙的处罚"))  # an INSERT
+        await session.flush()
+        assert await session.scalar(unlisted) == 0
+        assert (await session.execute(listed)).one() == (rows + 2, names + 2)
+        # Names already listed are not listed again: a re-import writes the same names.
+        await import_file(session, MINQIN)
+        assert (await session.execute(listed)).one() == (rows + 2, names + 2)
+
+    @pytest.mark.postgres
+    async def test_a_name_listed_twice_finds_its_items_once(
+        self, session: AsyncSession, catalogue: list[Item]
+    ) -> None:
+        # Two writers adding the same new name at once each list it (see the next test).
+        await session.execute(text("INSERT INTO search_name (name) SELECT name FROM search_name"))
+        texts = await _texts(session)
+        names = sorted({fields[0] for fields in texts.values() if fields[0]})
+        terms = [*names[::7], "处罚", "行政处罚", "医疗保障"]
+        for term in terms:
+            assert await _pages(session, term, window=1, limit=3) == _expected(texts, term), term
+
+    @pytest.mark.postgres
+    async def test_writers_adding_the_same_new_name_do_not_wait_for_each_other(
+        self, engine: AsyncEngine
+    ) -> None:
+        # With a unique key the second would wait for the first to commit, and two imports adding
+        # each other's new names in turn would deadlock.
+        name = f"对并发新名称{uuid.uuid4().hex[:8]}的处罚"
+        async with engine.connect() as first, engine.connect() as second:
+            for n, conn in enumerate((first, second)):
+                await conn.begin()
+                await conn.execute(text("SET LOCAL lock_timeout = '2s'"))
+                agency_id = await conn.scalar(
+                    text(
+                        "INSERT INTO agency (name, created_at, updated_at)"
+                        " VALUES (:agency, now(), now()) RETURNING id"
+                    ),
+                    {"agency": f"并发测试局{n}{uuid.uuid4().hex[:8]}"},
+                )
+                await conn.execute(
+                    text(
+                        "INSERT INTO item (agency_id, name, legal_citations, status, version,"
+                        " created_at, updated_at) VALUES (:agency_id, :name, '[]', 'active', 1,"
+                        " now(), now())"
+                    ),
+                    {"agency_id": agency_id, "name": name},
+                )
+            for conn in (first, second):
+                listed = text("SELECT count(*) FROM search_name WHERE name = :name")
+                assert await conn.scalar(listed, {"name": name}) == 1
+                await conn.rollback()
 
 
 class TestTrigramPieces:
@@ -478,13 +555,20 @@ async def _plan(session: AsyncSession, stmt: Select[Any]) -> str:
         await conn.exec_driver_sql("DEALLOCATE search_plan")
 
 
+# What a term of 3+ characters is looked for through on PostgreSQL: each field's trigram index
+# but the name's, whose trigram index is on the list of distinct names (migration 0007), and the
+# btree that gives the items of those names.
+TRIGRAM_INDEXES = [f"ix_item_{field}_trgm" for field in ITEM_SEARCH_FIELDS[1:]]
+TRIGRAM_INDEXES += ["ix_search_name_trgm", "ix_item_name_id"]
+
+
 class TestIndexesServeTheSearch:
     @pytest.mark.postgres
     @pytest.mark.parametrize(
         ("q", "indexes"),
         [
-            ("医保基金", [f"ix_item_{field}_trgm" for field in ITEM_SEARCH_FIELDS]),
-            ("Abc", [f"ix_item_{field}_trgm" for field in ITEM_SEARCH_FIELDS]),
+            ("医保基金", TRIGRAM_INDEXES),
+            ("Abc", TRIGRAM_INDEXES),
             ("医", ["ix_item_search_chars"]),
             ("医保", ["ix_item_search_chars"]),
             ("^$|?", ["ix_item_search_chars"]),
@@ -514,14 +598,31 @@ class TestIndexesServeTheSearch:
         await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
         plan = await _plan(session, _matching(q, "postgresql"))
         lines = plan.splitlines()
-        for field in ITEM_SEARCH_FIELDS:
-            scan = next(n for n, line in enumerate(lines) if f"on ix_item_{field}_trgm" in line)
+        # The other fields' own indexes, and the list of names' for the name.
+        for index in TRIGRAM_INDEXES[:-1]:
+            scan = next(n for n, line in enumerate(lines) if f"on {index}" in line)
             assert "Index Cond:" in lines[scan + 1], plan
             assert "~~ '%骗取医%疗保障%基金支%出的处%'::text" in lines[scan + 1], plan
         # The whole term is only the deciding condition, once a field, which no index serves.
         assert plan.count(f"'{q}'::text) > 0") == len(ITEM_SEARCH_FIELDS), plan
         assert plan.count("strpos(") == len(ITEM_SEARCH_FIELDS), plan
         assert f"%{q}%" not in plan, plan
+
+    @pytest.mark.postgres
+    async def test_the_name_rank_reads_a_page_of_each_name_through_its_btree(
+        self, session: AsyncSession, catalogue: list[Item]
+    ) -> None:
+        # Past its window the name rank takes the names from the list's trigram index, and for
+        # each the next items by (name, id) up to the page: not every item of the name.
+        await session.execute(text("SET LOCAL enable_seqscan = off"))
+        names = matching_names("骗取医疗保障基金支出的处罚", "postgresql")
+        stmt = _named(lambda s: s, names, after_id=0, need=20).limit(20)
+        plan = await _plan(session, stmt)
+        lines = plan.splitlines()
+        scan = next(n for n, line in enumerate(lines) if "Scan using ix_item_name_id" in line)
+        assert "Limit" in lines[scan - 1], plan
+        assert "Index Cond: ((name = search_name.name) AND (id > 0))" in lines[scan + 1], plan
+        assert "Bitmap Index Scan on ix_search_name_trgm" in plan, plan
 
     @pytest.mark.sqlite
     async def test_sqlite_three_characters_use_fts5(
@@ -544,9 +645,9 @@ class TestIndexesServeTheSearch:
                 "SELECT relname, gin_clean_pending_list(oid::regclass) FROM pg_class"
                 " WHERE relname = ANY(:names)"
             ),
-            {"names": sorted(PG_INDEXES)},
+            {"names": sorted(PG_GIN_INDEXES)},
         )
-        assert dict(merged.all()) == dict.fromkeys(PG_INDEXES, 0)
+        assert dict(merged.all()) == dict.fromkeys(PG_GIN_INDEXES, 0)
 
     @pytest.mark.postgres
     async def test_a_role_that_may_not_merge_the_lists_leaves_them(
@@ -565,8 +666,16 @@ class TestIndexesServeTheSearch:
 
 # --- The migration ----------------------------------------------------------------------------
 
+# Migration 0002's indexes, and what 0007 makes of them: the name's trigram index moves to the
+# list of names, and item gets a btree on (name, id).
 PG_INDEXES = {f"ix_item_{field}_trgm" for field in ITEM_SEARCH_FIELDS} | {"ix_item_search_chars"}
 PG_OTHERS = {"item_search_chars", "pg_trgm"}
+PG_NAME_LIST = {"search_name", "ix_search_name_name", "ix_search_name_trgm", "search_name_add"}
+PG_NAME_LIST |= {"item_search_name_insert", "item_search_name_update"}
+PG_HEAD_INDEXES = PG_INDEXES - {"ix_item_name_trgm"} | {"ix_item_name_id"}
+PG_HEAD = PG_HEAD_INDEXES | PG_OTHERS | PG_NAME_LIST
+# The GIN indexes at head, whose pending lists imports merge.
+PG_GIN_INDEXES = PG_INDEXES - {"ix_item_name_trgm"} | {"ix_search_name_trgm"}
 SQLITE_TABLES = {"item_fts", "item_fts_config", "item_fts_data", "item_fts_docsize", "item_fts_idx"}
 SQLITE_TRIGGERS = {"item_fts_after_insert", "item_fts_after_update", "item_fts_after_delete"}
 
@@ -609,12 +718,15 @@ async def _search_objects(conn: AsyncConnection) -> set[str]:
     if conn.dialect.name == "postgresql":
         rows = await conn.execute(
             text(
-                "SELECT indexname FROM pg_indexes WHERE tablename = 'item' "
-                "UNION ALL SELECT proname FROM pg_proc WHERE proname = 'item_search_chars' "
-                "UNION ALL SELECT extname FROM pg_extension WHERE extname = 'pg_trgm'"
+                "SELECT indexname FROM pg_indexes WHERE tablename IN ('item', 'search_name') "
+                "UNION ALL SELECT proname FROM pg_proc "
+                "UNION ALL SELECT extname FROM pg_extension WHERE extname = 'pg_trgm' "
+                "UNION ALL SELECT tablename FROM pg_tables WHERE tablename = 'search_name' "
+                "UNION ALL SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"
             )
         )
-        return {name for (name,) in rows if name in PG_INDEXES | PG_OTHERS}
+        known = PG_INDEXES | PG_OTHERS | PG_HEAD
+        return {name for (name,) in rows if name in known}
     rows = await conn.execute(text("SELECT name FROM sqlite_master WHERE name LIKE 'item_fts%'"))
     return {name for (name,) in rows}
 
@@ -660,11 +772,9 @@ def _diff_names(diff: list[Any]) -> set[str]:
 
 class TestSearchMigration:
     def test_adds_the_search_objects_and_removes_them_on_downgrade(self, scratch_url: str) -> None:
-        expected = (
-            PG_INDEXES | PG_OTHERS
-            if scratch_url.startswith("postgresql")
-            else SQLITE_TABLES | SQLITE_TRIGGERS
-        )
+        postgres = scratch_url.startswith("postgresql")
+        expected = PG_INDEXES | PG_OTHERS if postgres else SQLITE_TABLES | SQLITE_TRIGGERS
+        at_head = PG_HEAD if postgres else expected
         migrations.upgrade(scratch_url, "0001")
         assert _run(scratch_url, _search_objects) == set()
         migrations.upgrade(scratch_url, "0002")
@@ -673,12 +783,19 @@ class TestSearchMigration:
         # pg_trgm stays installed: it may have been there before, and others may use it.
         assert _run(scratch_url, _search_objects) == expected & {"pg_trgm"}
         migrations.upgrade(scratch_url)
+        assert _run(scratch_url, _search_objects) == at_head
+        # 0007 down gives back 0002's name index (with 0006's pending-list limit) and drops the
+        # list of names; nothing on SQLite.
+        migrations.downgrade(scratch_url, "0006")
         assert _run(scratch_url, _search_objects) == expected
+        if postgres:
+            assert _run(scratch_url, _pending_limits) == dict.fromkeys(PG_INDEXES, "1024")
 
     def test_upgrade_indexes_the_rows_already_there(self, scratch_url: str) -> None:
+        # Through 0002 (FTS5, trigram indexes) and 0007 (the list of names) alike.
         migrations.upgrade(scratch_url, "0001")
         _run(scratch_url, _insert_item)
-        migrations.upgrade(scratch_url, "0002")
+        migrations.upgrade(scratch_url)
         assert _run(scratch_url, _found) == [[1], [1], [1], [1]]
 
     @pytest.mark.postgres
@@ -701,7 +818,8 @@ class TestSearchMigration:
         # The filter hides the single-database objects and nothing else: the search objects,
         # and on PostgreSQL the change feed's order index (migration 0004).
         assert _diff_names(unfiltered) == (
-            PG_INDEXES | {"ix_change_feed_order"}
+            PG_HEAD_INDEXES
+            | {"ix_change_feed_order", "search_name", "ix_search_name_name", "ix_search_name_trgm"}
             if scratch_url.startswith("postgresql")
             else SQLITE_TABLES
         )
