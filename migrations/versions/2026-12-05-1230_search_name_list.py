@@ -57,6 +57,8 @@ def upgrade() -> None:
         " name text NOT NULL)"
     )
     op.execute("INSERT INTO search_name (name) SELECT DISTINCT name FROM item ORDER BY name")
+    # Statistics for the planner from the start: autovacuum may be off, or far behind.
+    op.execute("ANALYZE search_name")
     op.execute("CREATE INDEX ix_search_name_name ON search_name (name)")
     # The pending-list limit of migration 0006, for the same reason.
     op.execute(
