@@ -127,7 +127,7 @@ async def create_driver_pool(
     """
     if engine.dialect.name != "postgresql":
         return None
-    dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    connect = driver_connect_args(engine)
 
     async def init(connection: asyncpg.Connection) -> None:
         for name in ("json", "jsonb"):
@@ -140,14 +140,46 @@ async def create_driver_pool(
             )
 
     pool: asyncpg.Pool = await asyncpg.create_pool(
-        dsn,
         min_size=0,
         max_size=settings.db_pool_size,
         timeout=settings.db_pool_timeout_s,
         server_settings=_server_settings(read_only),
         init=init,
+        **connect,
     )
     return pool
+
+
+# URL query options that SQLAlchemy's asyncpg adapter consumes itself; asyncpg would send any
+# option it does not know to the server as a setting, and the server refuses the connection.
+_ADAPTER_OPTIONS = ("prepared_statement_cache_size", "prepared_statement_name_func")
+# Options asyncpg.connect takes as numbers, which a URL query can only give as text.
+_NUMERIC_OPTIONS = {
+    "statement_cache_size": int,
+    "max_cached_statement_lifetime": float,
+    "max_cacheable_statement_size": int,
+    "command_timeout": float,
+}
+
+
+def driver_connect_args(engine: AsyncEngine) -> dict[str, Any]:
+    """asyncpg.connect's keywords for `engine`'s database, read from its URL as SQLAlchemy does.
+
+    Not a DSN rendered from the URL: the dialect's own reading already undid the URL's quoting
+    (a password with '@' or '/'), splits several hosts, and keeps the query options, of which
+    those meant for SQLAlchemy's adapter are dropped here. An adapter told to prepare nothing
+    (prepared_statement_cache_size=0, as behind PgBouncer in transaction mode) makes the pool
+    keep no prepared statements either.
+    """
+    _args, params = engine.dialect.create_connect_args(engine.url)
+    params = dict(params)
+    adapter = {name: params.pop(name) for name in _ADAPTER_OPTIONS if name in params}
+    for name, kind in _NUMERIC_OPTIONS.items():
+        if isinstance(params.get(name), str):
+            params[name] = kind(params[name])
+    if adapter.get("prepared_statement_cache_size") == 0:
+        params.setdefault("statement_cache_size", 0)
+    return params
 
 
 def _json_text(value: Any) -> str:

@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 
 from app.api.fastpath import FastLookupRoute
 from app.db import migrations
-from app.db.engine import create_engine, create_sessionmaker
+from app.db.engine import create_engine, create_sessionmaker, driver_connect_args
 from app.enums import ItemStatus, KeyScope
 from app.main import create_app
 from app.models import Item
@@ -243,6 +243,48 @@ async def test_on_postgresql_the_fast_route_reads_through_its_driver_pool(
             assert await conn.fetchval("SHOW default_transaction_read_only") == "off"
             assert await conn.fetchval("SHOW application_name") == "powercat"
     assert counter.calls == 1
+
+
+async def _prepared_statements(pool: Any) -> int:
+    async with pool.acquire() as conn:
+        return int(await conn.fetchval("SELECT count(*) FROM pg_prepared_statements"))
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(("cache_size", "keeps_statements"), [("100", True), ("0", False)])
+async def test_the_driver_pool_takes_the_adapters_url_options(
+    catalogue: Catalogue, counter: Counter, cache_size: str, keeps_statements: bool
+) -> None:
+    """SQLAlchemy's own URL options (here its statement cache size, which PgBouncer setups set to
+    0) are not sent to the server as settings, which refused the connection; 0 makes the driver
+    pool prepare nothing to keep either."""
+    url = f"{catalogue.settings.database_url}?prepared_statement_cache_size={cache_size}"
+    settings = catalogue.settings.model_copy(update={"database_url": url})
+    async with lifespan_client(create_app(settings)) as c:
+        for _ in range(2):
+            r = await c.get(BY_CODE + catalogue.unique_code)
+            assert r.status_code == 200, r.text
+        assert (await _prepared_statements(c.state["lookup_pool"]) > 0) is keeps_statements
+    assert counter.calls == 2
+
+
+@pytest.mark.postgres
+def test_the_driver_pool_reads_the_url_as_the_engine_does() -> None:
+    """Credentials come unquoted, several hosts stay several, text options become numbers."""
+    url = (
+        "postgresql+asyncpg://us%3Aer:p%40ss%3Aw%2Frd%25@/cat%20alogue?host=db1:5433&host=db2:5434"
+        "&statement_cache_size=7&command_timeout=2.5&prepared_statement_name_func=x"
+    )
+    args = driver_connect_args(create_engine(Settings(database_url=url)))
+    assert args == {
+        "user": "us:er",
+        "password": "p@ss:w/rd%",
+        "host": ["db1", "db2"],
+        "port": [5433, 5434],
+        "database": "cat alogue",
+        "statement_cache_size": 7,
+        "command_timeout": 2.5,
+    }
 
 
 @pytest.mark.sqlite

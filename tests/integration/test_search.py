@@ -450,6 +450,33 @@ class TestTheListOfNames:
         assert (await session.execute(listed)).one() == (rows + 2, names + 2)
 
     @pytest.mark.postgres
+    async def test_a_writer_not_granted_the_list_still_lists_its_names(
+        self, session: AsyncSession, catalogue: list[Item]
+    ) -> None:
+        # An application role granted the catalogue's tables but not search_name, which is
+        # search's own bookkeeping: its writes of items stand, and their names are listed
+        # (migration 0008; before it, every write was refused). Undone with the transaction.
+        role = f"powercat_writer_{uuid.uuid4().hex[:12]}"
+        for statement in (
+            f"CREATE ROLE {role} NOLOGIN",
+            f"GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO {role}",
+            f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {role}",
+            f"REVOKE ALL ON search_name FROM {role}",
+            f"REVOKE ALL ON SEQUENCE search_name_id_seq FROM {role}",
+            f"SET LOCAL ROLE {role}",
+        ):
+            await session.execute(text(statement))
+        first, second = catalogue
+        first.name = "对无权限写者新名称甲的处罚"  # an UPDATE
+        session.add(Item(agency_id=second.agency_id, name="对无权限写者新名称乙的处罚"))
+        await session.flush()
+        await session.execute(text("RESET ROLE"))
+        listed = await session.scalars(
+            text("SELECT name FROM search_name WHERE name LIKE '对无权限写者%' ORDER BY name")
+        )
+        assert listed.all() == ["对无权限写者新名称乙的处罚", "对无权限写者新名称甲的处罚"]
+
+    @pytest.mark.postgres
     async def test_a_name_listed_twice_finds_its_items_once(
         self, session: AsyncSession, catalogue: list[Item]
     ) -> None:
@@ -713,6 +740,12 @@ async def _pending_limits(conn: AsyncConnection) -> dict[str, str | None]:
     return dict(rows.all())
 
 
+async def _name_list_runs_as_owner(conn: AsyncConnection) -> bool | None:
+    """PostgreSQL: whether search_name_add() is SECURITY DEFINER."""
+    found = text("SELECT prosecdef FROM pg_proc WHERE proname = 'search_name_add'")
+    return await conn.scalar(found)  # type: ignore[no-any-return]
+
+
 async def _search_objects(conn: AsyncConnection) -> set[str]:
     """The names of the search objects present: indexes, extension, tables, triggers."""
     if conn.dialect.name == "postgresql":
@@ -784,6 +817,10 @@ class TestSearchMigration:
         assert _run(scratch_url, _search_objects) == expected & {"pg_trgm"}
         migrations.upgrade(scratch_url)
         assert _run(scratch_url, _search_objects) == at_head
+        if postgres:  # 0008: the list's trigger function runs as its owner
+            assert _run(scratch_url, _name_list_runs_as_owner) is True
+            migrations.downgrade(scratch_url, "0007")
+            assert _run(scratch_url, _name_list_runs_as_owner) is False
         # 0007 down gives back 0002's name index (with 0006's pending-list limit) and drops the
         # list of names; nothing on SQLite.
         migrations.downgrade(scratch_url, "0006")
