@@ -503,6 +503,26 @@ class TestBulkWrites:
         updates = [s for s in large["changed"] if s.startswith("UPDATE item ")]
         assert len(updates) == 1, updates
 
+    async def test_rows_filling_different_fields_share_one_insert(
+        self, session: AsyncSession, engine: AsyncEngine
+    ) -> None:
+        # Lists leave optional fields empty here and there; the ORM left each row's empty columns
+        # out of its INSERT, and rows of different shapes went out in separate statements.
+        rows = export_rows(2 * self.N, agency="批量空字段县医疗保障局")
+        for i, row in enumerate(rows):
+            row["remarks"] = "已复核" if i % 2 else ""
+            row["accountability"] = "" if i % 3 == 0 else row["accountability"]
+        sent, report = await self._import(session, engine, csv_bytes(rows))
+        assert report.counts.new == 2 * self.N
+        inserts = [s for s in sent if s.startswith("INSERT INTO item ")]
+        assert len(inserts) == 1, inserts
+        stored = await _items(session, "批量空字段县医疗保障局")
+        assert [(i.remarks, i.accountability is None) for i in stored[:3]] == [
+            (None, True),
+            ("已复核", False),
+            (None, False),
+        ]
+
     async def test_dry_run_leaves_loaded_items_as_stored(self, session: AsyncSession) -> None:
         await import_bytes(session, csv_bytes(export_rows(3)), "a.csv")
         loaded = await _items(session, "测试县医疗保障局")
