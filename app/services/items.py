@@ -276,7 +276,9 @@ def _cleaned(changes: dict[str, Any]) -> dict[str, Any]:
         if "power_type_raw" not in changes or changes["power_type_raw"] is None:
             out["power_type_raw"] = power_types.standard_labels().get(code) if code else None
     if "legal_basis" in out:
-        out["legal_citations"] = [c.as_dict() for c in extract_citations(out["legal_basis"])]
+        out["legal_citations"] = [
+            c.as_dict() for c in extract_citations(out["legal_basis"], cleaned=True)
+        ]
     return out
 
 

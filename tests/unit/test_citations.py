@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
+from app.services import citations
 from app.services.citations import Citation, extract_citations
 from app.services.importers.tsv import parse_tsv
 from app.services.text import clean_text
@@ -217,3 +219,73 @@ class TestExtractCitations:
     def test_as_dict_gives_the_json_shape(self) -> None:
         citation = Citation("社会保险法", ("第八十七条", "第八十八条"))
         assert citation.as_dict() == {"law": "社会保险法", "articles": ["第八十七条", "第八十八条"]}
+
+
+# --- The scans over marks, against the plain definitions, character by character ---------------
+
+# Built of whole pieces, so that titles, sentence ends and articles meet often.
+PIECES = ["《", "》", "《法》", "（", "）", "(", ")", "。", "；", ";", "第一条", "第二条第三款"]
+PIECES += ["本法", "规定", "、", "，", " ", "x", "第", "条"]
+MARKED_TEXT = st.lists(st.sampled_from(PIECES), max_size=30).map("".join)
+
+
+def _depths_by_definition(text: str) -> list[int]:
+    """Round brackets open before each index: count them in the prefix, closing none below 0."""
+    out = []
+    for k in range(len(text)):
+        depth = 0
+        for ch in text[:k]:
+            depth = depth + 1 if ch in "（(" else max(depth - 1, 0) if ch in "）)" else depth
+        out.append(depth)
+    return out
+
+
+def _titles_by_definition(text: str) -> list[tuple[int, int]]:
+    """Outermost 《…》 pairs: each 》 closes the latest unclosed 《; pairs inside others drop."""
+    pairs, stack = [], []
+    for k, ch in enumerate(text):
+        if ch == "《":
+            stack.append(k)
+        elif ch == "》" and stack:
+            pairs.append((stack.pop(), k))
+    return [p for p in pairs if not any(o[0] < p[0] and p[1] < o[1] for o in pairs)]
+
+
+def _owns_by_definition(text: str, articles: list[Any], depths: list[int], in_title: list[bool]):
+    """A title owns the articles after it unless a sentence end outside titles, at its bracket
+    level or shallower, comes between it and the next article."""
+    owns = {}
+    for start, end in _titles_by_definition(text):
+        following = [a.start for a in articles if a.start > end]
+        if not following:
+            owns[end] = True
+            continue
+        ends = [
+            depths[k]
+            for k in range(end + 1, min(following))
+            if text[k] in "。；;" and not in_title[k]
+        ]
+        owns[end] = not ends or min(ends) > depths[start]
+    return owns
+
+
+class TestScansOverMarks:
+    @given(MARKED_TEXT)
+    def test_bracket_depths(self, text: str) -> None:
+        assert citations._bracket_depths(text) == _depths_by_definition(text)
+
+    @given(MARKED_TEXT)
+    def test_titles(self, text: str) -> None:
+        assert citations._titles(text) == _titles_by_definition(text)
+
+    @given(MARKED_TEXT)
+    @example("《法》。第一条")  # a sentence ends between: the title does not own it
+    @example("《甲》第一条（《乙》。）第二条")  # a deeper sentence end does not count
+    def test_which_titles_own_the_articles_after_them(self, text: str) -> None:
+        spans = citations._titles(text)
+        depths = citations._bracket_depths(text)
+        in_title = citations._title_mask(text, spans)
+        articles = citations._articles(text, in_title, depths)
+        titles = citations._read_titles(text, spans, in_title, articles, depths)
+        expected = _owns_by_definition(text, articles, depths, in_title)
+        assert {t.end: t.owns for t in titles} == {t.end: expected[t.end] for t in titles}

@@ -102,7 +102,7 @@ def _values(parsed: ParsedItem, problems: list[ParseProblem]) -> dict[str, Any]:
             )
     values["legal_citations"] = [
         {"law": c.law, "articles": list(c.articles)}
-        for c in extract_citations(values["legal_basis"])
+        for c in extract_citations(values["legal_basis"], cleaned=True)
     ]
     if not values["name"]:
         problems.append(
