@@ -24,6 +24,12 @@ def parse() -> tuple[Config, Path]:
     parser.add_argument("--connections", type=int, default=int(env("BENCH_CONNECTIONS", "16")))
     parser.add_argument("--search-samples", type=int, default=int(env("BENCH_SEARCH_TERMS", "12")))
     parser.add_argument(
+        "--import-jobs",
+        type=int,
+        default=int(env("BENCH_IMPORT_JOBS", "1")),
+        help="files imported at once on PostgreSQL, as `powercat import --jobs` does",
+    )
+    parser.add_argument(
         "--paths",
         default=env("BENCH_PATHS", " ".join(PATHS)),
         help="which paths to measure; without import, an earlier run's database is reused",
@@ -47,6 +53,7 @@ def parse() -> tuple[Config, Path]:
         rounds=args.rounds,
         connections=args.connections,
         search_samples=args.search_samples,
+        import_jobs=max(1, args.import_jobs),
         pg_url=args.pg_url,
         paths=paths,
         work=args.work.resolve(),

@@ -25,6 +25,7 @@ from app.settings import Settings
 from tests.cli.test_cli import ROOT, run
 from tests.dbutil import drop_database, fresh_database
 from tests.factories import DUNHUANG, MINQIN, SHARED_CODE
+from tests.import_samples import csv_bytes, export_rows
 
 
 @pytest.fixture
@@ -113,6 +114,49 @@ class TestImportCommand:
         r = run("import", str(MINQIN), env={"POWERCAT_DATABASE_URL": f"sqlite:///{tmp_path}/x.db"})
         assert r.returncode == 1
         assert "powercat db upgrade" in r.stderr
+
+
+class TestImportJobs:
+    """`--jobs`: PostgreSQL writes files of different agencies at once; the outcome is that of
+    the files imported one after another (on SQLite they are)."""
+
+    def test_outcome_and_output_are_those_of_a_serial_run(
+        self, db_url: str, tmp_path: Path
+    ) -> None:
+        a, b = "并行甲县医疗保障局", "并行乙县医疗保障局"
+        files = {
+            "a1.csv": csv_bytes(export_rows(30, agency=a)),
+            "b1.csv": csv_bytes(export_rows(20, agency=b)),
+            "bad.csv": b"\x00\x01garbage\xff",
+            "a2.csv": csv_bytes(export_rows(30, agency=a, remarks="第二版")),
+            "b2.csv": csv_bytes(export_rows(20, agency=b, remarks="第二版")[:15]),
+        }
+        for name, data in files.items():
+            (tmp_path / name).write_bytes(data)
+        names = [*files, "missing.csv"]
+        args = [str(tmp_path / name) for name in names]
+        r = run("import", "--jobs", "3", *args, env={"POWERCAT_DATABASE_URL": db_url})
+        assert r.returncode == 1, r.stderr
+        # Reports and errors in the order the files were given, whatever order they finished in.
+        lines = {line.split(":")[0]: line for line in r.stdout.splitlines() if ": imported" in line}
+        assert list(lines) == ["a1.csv", "b1.csv", "a2.csv", "b2.csv"]
+        assert [line.split(": ")[2] for line in r.stderr.splitlines()] == [
+            str(tmp_path / "bad.csv"),
+            str(tmp_path / "missing.csv"),
+        ]
+        # Each agency's second list was matched against its first, as in a serial run.
+        assert "30 items, 30 new, 0 changed" in lines["a1.csv"]
+        assert "30 items, 0 new, 30 changed" in lines["a2.csv"]
+        assert "15 items, 0 new, 15 changed, 0 unchanged, 0 restored, 5 vanished" in lines["b2.csv"]
+        assert _count(db_url, Item) == 50
+        assert _count(db_url, ImportBatch) == 4
+
+    def test_jobs_must_be_a_small_positive_number(self, db_url: str) -> None:
+        for jobs in ("0", "17", "many"):
+            r = run("import", "--jobs", jobs, str(MINQIN), env={"POWERCAT_DATABASE_URL": db_url})
+            assert r.returncode == 2, (jobs, r.stderr)
+            assert "--jobs" in r.stderr
+        assert _count(db_url, Item) == 0
 
 
 def _big_csv(path: Path, rows: int) -> None:
