@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 from collections.abc import Iterator
@@ -66,32 +67,6 @@ def progress_bar(label: str, size: int) -> Iterator[imports.ProgressFn | None]:
         yield advance
 
 
-async def _import_one(
-    path: Path,
-    data: bytes,
-    *,
-    format: str,
-    agency: str | None,
-    dry_run: bool,
-    withdraw_missing: bool,
-) -> ImportReport:
-    with progress_bar(path.name, len(data)) as progress:
-        async with session_scope(write=True) as session:
-            return await imports.run(
-                session,
-                imports.ImportRequest(
-                    file_name=path.name,
-                    data=data,
-                    format=format,
-                    agency=agency,
-                    dry_run=dry_run,
-                    withdraw_missing=withdraw_missing,
-                ),
-                actor=Actor(actor()),
-                progress=progress,
-            )
-
-
 def _print_report(report: ImportReport) -> None:
     c = report.counts
     verb = {"imported": "imported", "unchanged": "unchanged", "dry_run": "dry run"}[report.status]
@@ -125,8 +100,8 @@ def _check(path: Path) -> str | None:
     return None
 
 
-def _request(path: Path, options: dict[str, Any]) -> imports.ImportRequest:
-    return imports.ImportRequest(file_name=path.name, data=path.read_bytes(), **options)
+def _not_imported(path: Path, exc: errors.DomainError) -> str:
+    return f"{path}: {exc.message}; nothing imported"
 
 
 class _InOrder:
@@ -155,34 +130,47 @@ class _InOrder:
             self.printed += 1
 
 
-async def _import_at_once(
+async def _import_files(
     paths: list[Path], options: dict[str, Any], jobs: int, out: _InOrder
 ) -> None:
-    """PostgreSQL: up to `jobs` files at once, each agency's files in the order given."""
+    """Up to `jobs` files at once, each agency's files in the order given.
 
-    async def read(i: int) -> tuple[frozenset[str], tuple[imports.ImportRequest, Any]] | None:
+    With more than one job a file is read before its turn to write, since its agencies decide
+    when that is; with one job each file is read as it is imported, under its progress bar.
+    """
+    ahead = jobs > 1
+
+    async def read(i: int) -> tuple[frozenset[str], Any] | None:
         path = paths[i]
         problem = _check(path)
         if problem is not None:
             out.done(i, problem)
             return None
-        request = _request(path, options)
+        request = imports.ImportRequest(file_name=path.name, data=path.read_bytes(), **options)
+        if not ahead:
+            return frozenset(), (request, None)
         try:
             read_file = await imports.read(request)
         except errors.DomainError as exc:
-            out.done(i, f"{path}: {exc.message}; nothing imported")
+            out.done(i, _not_imported(path, exc))
             return None
         return read_file.agencies, (request, read_file)
 
-    async def write(i: int, value: tuple[imports.ImportRequest, Any]) -> None:
+    async def write(i: int, value: Any) -> None:
         request, read_file = value
+        bar = contextlib.nullcontext() if ahead else progress_bar(paths[i].name, len(request.data))
         try:
-            async with session_scope(write=True) as session:
-                report = await imports.run(
-                    session, request, actor=Actor(actor()), read_file=read_file
-                )
+            with bar as progress:
+                async with session_scope(write=True) as session:
+                    report = await imports.run(
+                        session,
+                        request,
+                        actor=Actor(actor()),
+                        progress=progress,
+                        read_file=read_file,
+                    )
         except errors.DomainError as exc:
-            out.done(i, f"{paths[i]}: {exc.message}; nothing imported")
+            out.done(i, _not_imported(paths[i], exc))
             return
         out.done(i, report)
 
@@ -229,20 +217,9 @@ def import_(
     }
     out = _InOrder(len(paths), as_json)
     # SQLite has one writer at a time: there, files go one after another whatever --jobs says.
-    if jobs > 1 and len(paths) > 1 and parse_url(database_url()).get_backend_name() != "sqlite":
-        asyncio.run(_import_at_once(paths, options, jobs, out))
-    else:
-        for i, path in enumerate(paths):
-            problem = _check(path)
-            if problem is not None:
-                out.done(i, problem)
-                continue
-            try:
-                report = asyncio.run(_import_one(path, path.read_bytes(), **options))
-            except errors.DomainError as exc:
-                out.done(i, f"{path}: {exc.message}; nothing imported")
-                continue
-            out.done(i, report)
+    if jobs > 1 and parse_url(database_url()).get_backend_name() == "sqlite":
+        jobs = 1
+    asyncio.run(_import_files(paths, options, jobs, out))
     if as_json:
         typer.echo(json.dumps([r.model_dump(mode="json") for r in out.reports], ensure_ascii=False))
     if out.failed:

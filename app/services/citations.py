@@ -49,7 +49,7 @@ _LIST_JOINER_RE = re.compile(r"\s*(?:、|，|,|和|及|与|或|或者|以及|至
 
 _WHITESPACE_RE = re.compile(r"\s+")
 _SENTENCE_ENDS = frozenset("。；;")
-_SENTENCE_END_RE = re.compile("[。；;]")
+_SENTENCE_END_RE = re.compile(f"[{''.join(sorted(_SENTENCE_ENDS))}]")
 _TITLE_MARK_RE = re.compile("[《》]")
 _BRACKET_RE = re.compile("[（()）]")
 # Enough text before an article to see the longest cross-reference ending.
