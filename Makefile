@@ -45,10 +45,10 @@ seed: migrate ## load every list in seed/ (idempotent)
 run: seed ## install, migrate, load seed/, serve on 127.0.0.1:8000
 	$(BIN)/powercat serve --host $(HOST) --port $(PORT)
 
-lint: install-dev ## ruff (lint + format check), mypy --strict, import-linter
+lint: install-dev ## ruff (lint + format check), mypy --strict on app, bench and tests, import-linter
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
-	$(BIN)/mypy app
+	$(BIN)/mypy app bench tests
 	$(BIN)/lint-imports
 
 fmt: install-dev ## format and auto-fix

@@ -598,7 +598,8 @@ async def feed_sql_rate(url: str, count: int) -> float:
 
         async with aiosqlite.connect(driver_dsn(url)) as conn:
             while read < count:
-                rows = await (await conn.execute(FEED_SQL.format(mark="?"), (last,))).fetchall()
+                cursor = await conn.execute(FEED_SQL.format(mark="?"), (last,))
+                rows = list(await cursor.fetchall())
                 if not rows:
                     break
                 read, last = read + len(rows), rows[-1][0]

@@ -35,7 +35,8 @@ def _time(value: Any) -> str:
         value = datetime.fromisoformat(value)
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    stamp: str = value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return stamp
 
 
 def document(row: Any) -> dict[str, Any]:

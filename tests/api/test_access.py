@@ -182,6 +182,7 @@ class TestWriteAccess:
     ) -> None:
         token = await _key(session, KeyScope.WRITE, "敦煌市医疗保障局")
         before = await _everything(session)
+        body: dict[str, object] | None
         for body in (None, {}):
             r = await anon_client.post("/api/v1/validation-runs", json=body, headers=_auth(token))
             assert r.status_code == 403
@@ -393,7 +394,7 @@ class TestAudit:
         times = [row.at for row in rows]
         assert times == sorted(set(times))
 
-        async def ids(**params: object) -> list[int]:
+        async def ids(**params: str | int) -> list[int]:
             r = await anon_client.get("/api/v1/audit", params=params, headers=_auth(first_token))
             assert r.status_code == 200, r.text
             return [e["id"] for e in r.json() if e["actor"].startswith("key:")]

@@ -11,7 +11,9 @@ import os
 import re
 import struct
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -42,7 +44,7 @@ async def _upload(
     return await client.post("/api/v1/imports", files={"file": (name, data)}, data=form)
 
 
-def _workbook(rows: list[list[object]]) -> bytes:
+def _workbook(rows: Sequence[list[Any]]) -> bytes:
     wb = Workbook()
     ws = wb.active
     assert ws is not None

@@ -40,7 +40,7 @@ def new_item(agency_id: int, **overrides: Any) -> dict[str, Any]:
 
 async def _agency_id(client: httpx.AsyncClient) -> int:
     agencies = (await client.get("/api/v1/agencies")).json()
-    return next(a["id"] for a in agencies if a["name"] == "民勤县医疗保障局")
+    return int(next(a["id"] for a in agencies if a["name"] == "民勤县医疗保障局"))
 
 
 @pytest.mark.usefixtures("seeded")

@@ -123,7 +123,10 @@ async def both(
 def same_answer(fast: httpx.Response, documented: httpx.Response) -> None:
     assert fast.status_code == documented.status_code, (fast.text, documented.text)
     assert fast.content == documented.content
-    strip = lambda r: {k: v for k, v in r.headers.items() if k not in VOLATILE_HEADERS}  # noqa: E731
+
+    def strip(r: httpx.Response) -> dict[str, str]:
+        return {k: v for k, v in r.headers.items() if k not in VOLATILE_HEADERS}
+
     assert strip(fast) == strip(documented)
 
 

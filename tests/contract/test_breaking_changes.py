@@ -17,6 +17,7 @@ new enum values in responses (clients must tolerate unknown values, as the polic
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
@@ -38,7 +39,7 @@ class Comparison:
     def __init__(self, old: dict[str, Any], new: dict[str, Any]) -> None:
         self.old, self.new = old, new
         self.breaks: list[str] = []
-        self._seen: set[tuple[str, str, str, Side]] = set()
+        self._seen: set[tuple[str, str, Side]] = set()
 
     def run(self) -> list[str]:
         for path, old_item in self.old.get("paths", {}).items():
@@ -209,15 +210,16 @@ class Comparison:
             self._break(where, f"no longer accepts {sorted(map(str, lost))} (a narrowed enum)")
 
     def _bounds(self, where: str, old: Schema, new: Schema) -> None:
+        # Each bound, with how a new value compares to the old one when it narrows.
         for key, tighter in (
-            ("maxLength", lambda o, n: n < o),
-            ("maximum", lambda o, n: n < o),
-            ("maxItems", lambda o, n: n < o),
-            ("minLength", lambda o, n: n > o),
-            ("minimum", lambda o, n: n > o),
-            ("minItems", lambda o, n: n > o),
+            ("maxLength", operator.lt),
+            ("maximum", operator.lt),
+            ("maxItems", operator.lt),
+            ("minLength", operator.gt),
+            ("minimum", operator.gt),
+            ("minItems", operator.gt),
         ):
-            if key in new and (key not in old or tighter(old[key], new[key])):
+            if key in new and (key not in old or tighter(new[key], old[key])):
                 self._break(where, f"{key} narrowed from {old.get(key, 'none')} to {new[key]}")
 
 

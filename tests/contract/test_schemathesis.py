@@ -150,7 +150,7 @@ def _config(spec: dict[str, Any], max_examples: int) -> schemathesis.Config:
 
 @schemathesis.check
 def withdrawal_keeps_the_item(
-    ctx: schemathesis.CheckContext, response: schemathesis.Response, case: schemathesis.Case
+    ctx: schemathesis.CheckContext, response: schemathesis.Response, case: schemathesis.Case[Any]
 ) -> bool | None:
     """A successful withdrawal answers with the item, withdrawn; a restore with it, active."""
     expected = {"withdraw_item": "withdrawn", "restore_item": "active"}.get(
@@ -189,11 +189,13 @@ class AdminKey:
 
     token = keys.TOKEN_PREFIX + secrets.token_urlsafe(32)
 
-    def get(self, case: schemathesis.Case, context: schemathesis.AuthContext) -> str:
+    def get(self, case: schemathesis.Case[Any], context: schemathesis.AuthContext) -> str:
         return AdminKey.token
 
-    def set(self, case: schemathesis.Case, data: str, context: schemathesis.AuthContext) -> None:
-        case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}
+    def set(
+        self, case: schemathesis.Case[Any], data: str, context: schemathesis.AuthContext
+    ) -> None:
+        case.headers["Authorization"] = f"Bearer {data}"  # each case has headers of its own
 
 
 APP = AppUnderTest()
@@ -264,7 +266,7 @@ def _hypothesis_settings(max_examples: int, **extra: Any) -> hypothesis.settings
 
 @SCHEMA.parametrize()
 @_hypothesis_settings(FAST_EXAMPLES)
-def test_operation_conforms(case: schemathesis.Case, api: dict[str, str]) -> None:
+def test_operation_conforms(case: schemathesis.Case[Any], api: dict[str, str]) -> None:
     """Generated requests, valid and invalid, get documented statuses, headers and bodies."""
     case.call_and_validate()
 
@@ -272,7 +274,7 @@ def test_operation_conforms(case: schemathesis.Case, api: dict[str, str]) -> Non
 @pytest.mark.slow
 @DEEP_SCHEMA.parametrize()
 @_hypothesis_settings(DEEP_EXAMPLES)
-def test_operation_conforms_deep(case: schemathesis.Case, api: dict[str, str]) -> None:
+def test_operation_conforms_deep(case: schemathesis.Case[Any], api: dict[str, str]) -> None:
     """`make fuzz`: the same as above with a large budget."""
     case.call_and_validate()
 

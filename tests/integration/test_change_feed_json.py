@@ -170,7 +170,7 @@ async def test_revisions_without_a_stored_document_read_the_same(session: AsyncS
     in full. Copies of real revisions in both forms must give the very same items."""
     await _edit_every_way(session)
     originals = (await session.scalars(select(ItemRevision).order_by(ItemRevision.id))).all()
-    picked = originals[:3] + originals[-3:]
+    picked = [*originals[:3], *originals[-3:]]
     copies: dict[int, int] = {}  # copy's revision id -> original's
     for n, rev in enumerate(picked):
         stored = orjson.loads(rev.document or "null")

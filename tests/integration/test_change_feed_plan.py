@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.services.changes import page_statement
+from app.services.changes import Horizon, page_statement
 
 AFTER = [7_000_000, 123]
 XMIN = 7_000_100
@@ -14,7 +14,7 @@ XMIN = 7_000_100
 
 async def _plan(session: AsyncSession, after: list[int] | None) -> str:
     conn = await session.connection()
-    horizon = "all" if conn.dialect.name == "sqlite" else "settled"
+    horizon: Horizon = "all" if conn.dialect.name == "sqlite" else "settled"
     stmt = page_statement(conn.dialect.name, after=after is not None, horizon=horizon)
     values = {"limit": 1001, "xmin": XMIN}
     if after is not None:

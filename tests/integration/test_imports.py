@@ -588,7 +588,7 @@ class TestPlannerStatistics:
             ),
             {"min_rows": dialect.ANALYZE_MIN_ROWS, "growth": dialect.ANALYZE_GROWTH},
         )
-        return math.floor(value)
+        return math.floor(float(value))
 
     @pytest.mark.postgres
     async def test_a_big_import_analyzes_what_it_wrote(self, session: AsyncSession) -> None:

@@ -251,10 +251,12 @@ def _titles_by_definition(text: str) -> list[tuple[int, int]]:
     return [p for p in pairs if not any(o[0] < p[0] and p[1] < o[1] for o in pairs)]
 
 
-def _owns_by_definition(text: str, articles: list[Any], depths: list[int], in_title: list[bool]):
+def _owns_by_definition(
+    text: str, articles: list[Any], depths: list[int], in_title: list[bool]
+) -> dict[int, bool]:
     """A title owns the articles after it unless a sentence end outside titles, at its bracket
     level or shallower, comes between it and the next article."""
-    owns = {}
+    owns: dict[int, bool] = {}
     for start, end in _titles_by_definition(text):
         following = [a.start for a in articles if a.start > end]
         if not following:
