@@ -73,5 +73,11 @@ def test_harness_measures_every_path_on_both_databases(tmp_path: Path) -> None:
     }
     searches = [f for f in figures if f["path"].startswith("search")]
     assert all(f["notes"]["equal_to_scan"] > 0 for f in searches), searches
+    # The terms that set each search's tail are named, the slowest first.
+    for f in searches:
+        tail = list(f["notes"]["slowest_terms_ms"].values())
+        assert len(tail) == 3, f
+        assert tail == sorted(tail, reverse=True), f
+        assert tail[-1] > 0, f
     # The printed table carries the same figures.
     assert done.stdout.count("lookup by code (HTTP, 1 worker)") == 2
