@@ -464,13 +464,17 @@ def api_ids(client: httpx.Client, term: str) -> set[int]:
             return found
 
 
-def latencies(client: httpx.Client, params_list: list[dict[str, Any]], reps: int) -> list[float]:
-    times = []
+def latencies(
+    client: httpx.Client, params_list: list[dict[str, Any]], reps: int
+) -> list[list[float]]:
+    """Milliseconds of each listing, `reps` rounds over `params_list` in turn; one list of times
+    for each entry of `params_list`, in its order."""
+    times: list[list[float]] = [[] for _ in params_list]
     for _ in range(reps):
-        for params in params_list:
+        for mine, params in zip(times, params_list, strict=True):
             started = time.perf_counter()
             r = client.get("/api/v1/items", params=params)
-            times.append((time.perf_counter() - started) * 1000)
+            mine.append((time.perf_counter() - started) * 1000)
             if r.status_code != 200:
                 raise RuntimeError(f"search {params} answered {r.status_code}")
     return times
@@ -485,12 +489,13 @@ async def search(url: str, backend: str, size: int, cfg: Config) -> list[Figure]
     figures = []
     reps = max(1, cfg.rounds)
     with powercat_server(url) as base, httpx.Client(base_url=base, timeout=120) as client:
-        plain = latencies(client, [{"limit": 20}], reps * len(long_terms))
+        [plain] = latencies(client, [{"limit": 20}], reps * len(long_terms))
         for label, terms, limit_ms in (
             ("search, 3+ characters", long_terms, 50),
             ("search, 1–2 characters", short_terms, 100),
         ):
-            times = latencies(client, [{"q": t, "limit": 20} for t in terms], reps)
+            per_term = latencies(client, [{"q": t, "limit": 20} for t in terms], reps)
+            times = [ms for mine in per_term for ms in mine]
             # Equality with a substring scan, on the terms whose results can be paged through.
             checked, mismatched = 0, []
             for term in terms:
@@ -504,7 +509,7 @@ async def search(url: str, backend: str, size: int, cfg: Config) -> list[Figure]
                 raise RuntimeError(f"search differs from a substring scan for {mismatched}")
             value = p95(times)
             # Which terms set the tail: each term's slowest first page, the three slowest terms.
-            slowest = {t: max(times[i :: len(terms)]) for i, t in enumerate(terms)}
+            slowest = {t: max(mine) for t, mine in zip(terms, per_term, strict=True)}
             tail = sorted(slowest, key=slowest.__getitem__, reverse=True)[:3]
             figures.append(
                 Figure(
