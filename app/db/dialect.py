@@ -345,7 +345,8 @@ def searched_by_trigrams(term: str, dialect_name: str) -> bool:
 
 
 def matching_names(term: str, dialect_name: str) -> Select[tuple[str]]:
-    """PostgreSQL, a term of searched_by_trigrams: the distinct names that contain `term`.
+    """PostgreSQL: the distinct names that contain `term` (through the list's trigram index when
+    searched_by_trigrams, else by reading the list).
 
     search_name lists every name an item holds (migration 0007), so the items whose name
     contains the term are exactly the items whose name is one of these.

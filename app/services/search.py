@@ -67,18 +67,37 @@ def normalize_term(q: str | None) -> str | None:
 # they return few rows, which is when they are fast. The rows found are the same either way: the
 # window checks every item in it, and the index conditions decide exactly as a substring scan.
 #
-# Past a window the indexes find the rest, which is fast when they narrow. The trigram indexes
-# (3+ characters; FTS5 on SQLite) are precise, but PostgreSQL's character index (1-2 characters)
-# is coarse: it holds which characters an item's five fields have, and each of its candidates is
-# rechecked by recomputing them. A term can also be common in the text and rare in one rank (a
-# character of most items' legal basis that few names hold). Through that index, each page past
-# the window then rechecked most of the catalogue (about 5 s a page of 1,000 at 1M items, and 3-4
-# s for terms that fewer than one in ten items hold). So for such terms the window also counts its
-# items that contain the term in any field: when one in DENSE or more do, the next windows, GROWTH
-# times the last up to MAX_WINDOW, are read in id order instead, until the page is full or the
-# listing ends, and a paging consumer reads the catalogue once in all, not once a page. (Tried for
-# every index and kept to this one: the trigram indexes are precise, and windows in their place
-# can only read more rows.)
+# Past a window the indexes find the rest, which is fast when they narrow. On PostgreSQL the name
+# rank asks the list of distinct names (search_name, migration 0007) for the names that hold the
+# term, through its trigram index, or for 1-2 characters by reading the list (34k names at 1M
+# items, ~10 ms), and reads the next items of each name through item's (name, id) btree (_named).
+# The other rank asks the fields' trigram indexes (3+ characters; FTS5 on SQLite), or PostgreSQL's
+# character index (1-2 characters), which is coarse: it holds which characters an item's five
+# fields have, and each of its candidates is rechecked by recomputing them. A term common in the
+# text then has most of the catalogue rechecked for each page past the window (about 5 s a page of
+# 1,000 at 1M items, and 3-4 s for terms that fewer than one in ten items hold). So for such terms
+# the window also counts its items that contain the term in any field: when one in DENSE or more
+# do, the next windows, GROWTH times the last up to MAX_WINDOW, are read in id order instead, until
+# the page is full or the listing ends, and a paging consumer reads the catalogue once in all, not
+# once a page. (The name rank used that count too, until a term in most items' text and few names,
+# 罚款 or 社保, read the whole 1M catalogue in windows for its first page: 6.5 s; through the list
+# of names, 40-50 ms.)
+#
+# The precise ways are not free either: a trigram index returns every item past the window that
+# holds the term, each read from the heap and sorted by id before the first twenty are known, and
+# the list of names probes item once for every distinct name that holds it. For a term that about
+# one item in a hundred holds (营业执照 in the 1M bench catalogue: 8,974 items, 25 ms for the
+# fifteen a page still needed; 个体工, in 1,144 distinct names, 15-20 ms for two), reading on in id
+# order finds them in ~1,700 rows (5 ms) or a few dozen. A row checked in a window costs about
+# what a row returned by the index does (~3 µs here), so on PostgreSQL, the coarse case aside, a
+# rank reads on in windows when the window's hits say that will read fewer rows than the index
+# would return: the rows still needed divided by the window's share of hits, against that share of
+# the items left past the window (by id, the listing's filters aside). A term absent from the
+# window, or rare in it, goes to the index as before; where the estimate is wrong, the next window
+# (GROWTH times the last) is judged the same way, so a mistake costs one window.
+#
+# The rows found are the same whichever way they are read: windows check every item in them, in
+# id order, and the index conditions decide exactly as a substring scan.
 
 WINDOW = 1000
 WINDOW_PER_ROW = 10
@@ -113,12 +132,16 @@ async def _rank_ids(
 ) -> list[int]:
     """The first `need` ids after `after_id` (in id order) of one rank of a search."""
     searched = [Item.__table__.c[name] for name in ITEM_SEARCH_FIELDS]
-    coarse = dialect.searched_by_characters(term, dialect_name)
+    postgresql = dialect_name == "postgresql"
+    # PostgreSQL's name rank finds what lies past its windows through the list of names, any term;
+    # the other rank through the character index (coarse) or the trigram indexes.
+    by_names = postgresql and rank == NAME_RANK
+    coarse = not by_names and dialect.searched_by_characters(term, dialect_name)
     found: list[int] = []
     while True:
         first = filtered(select(Item.id, *searched)).where(Item.id > after_id)
         window_rows = first.order_by(Item.id).limit(window).subquery("search_window")
-        found += (
+        hits = (
             await session.scalars(
                 select(window_rows.c.id)
                 .where(_rank_hit(window_rows, term, rank, dialect_name))
@@ -126,20 +149,29 @@ async def _rank_ids(
                 .limit(need - len(found))
             )
         ).all()
+        found += hits
         if len(found) >= need:
             return found
-        extent = [func.count(), func.max(window_rows.c.id)]
+        extent: list[ColumnElement[Any]] = [func.count(), func.max(window_rows.c.id)]
         if coarse:
             contains = dialect.any_field_contains(window_rows, term, dialect_name)
             extent.append(func.sum(case((contains, 1), else_=0)))
-        count, last, *dense = (await session.execute(select(*extent))).one()
+        elif postgresql:
+            extent.append(select(func.max(Item.id)).scalar_subquery())
+        count, last, *more = (await session.execute(select(*extent))).one()
         if count < window:  # the window held the rest of the listing
             return found
         after_id = last
-        if not coarse or (dense[0] or 0) * DENSE < count:
+        if coarse:
+            read_on = (more[0] or 0) * DENSE >= count
+        elif postgresql:  # the page came up short, so `hits` are all the rank's hits in the window
+            read_on = _windows_read_less(need - len(found), len(hits), count, more[0] - last)
+        else:
+            read_on = False
+        if not read_on:
             break  # the indexes narrow: they find the rest
         window = min(window * GROWTH, MAX_WINDOW)
-    if rank == NAME_RANK and dialect.searched_by_trigrams(term, dialect_name):
+    if by_names:
         names = dialect.matching_names(term, dialect_name)
         rest = _named(filtered, names, after_id, need - len(found))
     else:
@@ -155,6 +187,16 @@ async def _rank_ids(
             .order_by(Item.id)
         )
     return found + list((await session.scalars(rest.limit(need - len(found)))).all())
+
+
+def _windows_read_less(still_needed: int, hits: int, checked: int, left: int) -> bool:
+    """Whether reading on in id order likely reads fewer rows than a trigram index returns.
+
+    `hits` of the last `checked` items held the term; `left` items (by id) lie past them. Windows
+    read about still_needed * checked / hits more rows, the index returns about
+    hits / checked * left: compared without dividing.
+    """
+    return hits > 0 and still_needed * checked * checked <= hits * hits * left
 
 
 def _named(filtered: Filter, names: Select[tuple[str]], after_id: int, need: int) -> Select[Any]:

@@ -337,6 +337,76 @@ class TestSearchPages:
             assert got == _expected(texts, term), term
             assert any("item_search_chars" in statement for statement in sql) is index_used, term
 
+    @pytest.mark.postgres
+    async def test_a_term_many_names_hold_reads_on_in_windows_a_rare_one_takes_the_list(
+        self, session: AsyncSession, catalogue: list[Item]
+    ) -> None:
+        # Every other name holds one term, the last item's name another: past a window of two,
+        # the first is a few rows away in id order, the second is found through the list of
+        # names. Neither is in another field.
+        items = (await session.scalars(select(Item).order_by(Item.id))).all()
+        for n, item in enumerate(items):
+            if n % 2 == 0:
+                item.name = f"{item.name}（兹依本款办理）"
+        items[-1].name = f"{items[-1].name}（罕见之名）"
+        await session.flush()
+        for term, via_list in (("兹依本款", False), ("罕见之名", True)):
+            sql = await self._statements(session, term)
+            assert any("search_name" in statement for statement in sql) is via_list, term
+
+    @pytest.mark.postgres
+    async def test_a_short_term_few_names_hold_takes_the_list_even_where_the_text_is_full(
+        self, session: AsyncSession, catalogue: list[Item]
+    ) -> None:
+        # Every item's legal basis holds the term and one name does: the name rank no longer
+        # reads the catalogue in windows for it (6 s a page at 1M), it asks the list of names.
+        items = (await session.scalars(select(Item).order_by(Item.id))).all()
+        for item in items:
+            item.legal_basis = f"{item.legal_basis}兹依"
+        items[-1].name = f"{items[-1].name}（兹依）"
+        await session.flush()
+        sql = await self._statements(session, "兹依")
+        assert any("search_name" in statement for statement in sql)
+        assert not any("item_search_chars" in statement for statement in sql)
+
+    @pytest.mark.postgres
+    async def test_a_term_the_text_often_holds_reads_on_in_windows_a_rare_one_takes_the_index(
+        self, session: AsyncSession, catalogue: list[Item]
+    ) -> None:
+        # The same past the name rank: one term in every other item's legal basis, another in
+        # the last item's remarks; no name holds either. Only the index's statement reads item
+        # outside a window.
+        items = (await session.scalars(select(Item).order_by(Item.id))).all()
+        for n, item in enumerate(items):
+            if n % 2 == 0:
+                item.legal_basis = f"{item.legal_basis}兹依本款办理"
+        items[-1].remarks = "罕见之词语"
+        await session.flush()
+        for term, index_used in (("兹依本款", False), ("罕见之词", True)):
+            sql = await self._statements(session, term)
+            by_index = [s for s in sql if s.startswith("SELECT item.id") and "search_" not in s]
+            assert bool(by_index) is index_used, term
+
+    async def _statements(self, session: AsyncSession, term: str) -> list[str]:
+        """The SQL of the first page of a search for `term` (window 2, pages of 3), with many
+        items left past it; every page of the search is checked against a substring scan."""
+        texts = await _texts(session)
+        assert await _pages(session, term, window=2, limit=3) == _expected(texts, term), term
+        connection = await session.connection()
+        sql: list[str] = []
+
+        def record(*args: Any) -> None:
+            sql.append(args[2])
+
+        event.listen(connection.sync_connection, "before_cursor_execute", record)
+        try:
+            await search_page(
+                session, filtered=lambda s: s, term=term, after=None, limit=3, window=2
+            )
+        finally:
+            event.remove(connection.sync_connection, "before_cursor_execute", record)
+        return sql
+
     @pytest.mark.parametrize("window", [2, 1000])
     async def test_the_listing_filters_apply_to_window_and_index_alike(
         self, session: AsyncSession, catalogue: list[Item], window: int
