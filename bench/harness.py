@@ -438,10 +438,13 @@ def search_terms(cfg: Config) -> tuple[list[str], list[str]]:
 
 # Shares of the items whose text holds a text-not-name term, for text_not_name_terms.
 TEXT_NOT_NAME_SHARES = (1.0, 0.2, 0.02)
+TEXT_NOT_NAME_SAMPLE = 3000  # generated items the terms are chosen from
 CJK_RUN = re.compile(r"[\u4e00-\u9fff]{2,}")
 
 
-def text_not_name_terms(sample: int = 3000, exclude: Sequence[str] = ()) -> list[str]:
+def text_not_name_terms(
+    sample: int = TEXT_NOT_NAME_SAMPLE, exclude: Sequence[str] = ()
+) -> list[str]:
     """Two characters that item text holds and no sampled name does, at about each share of
     TEXT_NOT_NAME_SHARES: 责任, 罚款, 社保 are of this kind. Their name rank finds almost
     nothing, and a first page once read the whole catalogue for it (6.5 s at 1M)."""
