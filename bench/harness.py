@@ -895,7 +895,6 @@ async def main(cfg: Config, out_dir: Path) -> Path:
             figures += await run_one(backend, size, cfg)
     figures += growth(figures)
     print(table(figures))
-    out_dir.mkdir(parents=True, exist_ok=True)
     result = {
         "started": started,
         "config": asdict(cfg),
@@ -903,8 +902,19 @@ async def main(cfg: Config, out_dir: Path) -> Path:
         "postgres": await server_settings(cfg),
         "figures": [{**asdict(f), "ratio": f.ratio} for f in figures],
     }
-    path = out_dir / f"bench-{started}.json"
-    path.write_text(json.dumps(result, ensure_ascii=False, indent=2, default=str) + "\n")
-    (out_dir / "latest.json").write_text(path.read_text())
+    path = write_results(result, out_dir, every_path=set(cfg.paths) >= set(PATHS))
     say(f"results in {path}")
+    return path
+
+
+def write_results(result: dict[str, Any], out_dir: Path, *, every_path: bool) -> Path:
+    """bench-<started>.json; and latest.json, which `bench/report.py` reads, only for a run of
+    every path: a run of some paths (BENCH_PATHS=search) would replace the last whole table."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"bench-{result['started']}.json"
+    path.write_text(json.dumps(result, ensure_ascii=False, indent=2, default=str) + "\n")
+    if every_path:
+        (out_dir / "latest.json").write_text(path.read_text())
+    else:
+        say("latest.json left as it was: this run measured some paths only")
     return path
