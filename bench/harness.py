@@ -439,7 +439,6 @@ def search_terms(cfg: Config) -> tuple[list[str], list[str]]:
 # Shares of the items whose text holds a text-not-name term, for text_not_name_terms.
 TEXT_NOT_NAME_SHARES = (1.0, 0.2, 0.02)
 TEXT_NOT_NAME_SAMPLE = 3000  # generated items the terms are chosen from
-CJK_RUN = re.compile(r"[\u4e00-\u9fff]{2,}")
 
 
 def text_not_name_terms(
@@ -450,7 +449,7 @@ def text_not_name_terms(
     nothing, and a first page once read the whole catalogue for it (6.5 s at 1M)."""
 
     def pairs(value: str | None) -> set[str]:
-        runs = CJK_RUN.findall(value or "")
+        runs = generate.CJK_RUN.findall(value or "")
         return {run[i : i + 2] for run in runs for i in range(len(run) - 1)}
 
     in_text: dict[str, int] = {}

@@ -7,6 +7,7 @@ import random
 import string
 import uuid
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -270,6 +271,21 @@ async def _pages(
         after = keys[-1]
 
 
+@contextmanager
+def _recording(connection: AsyncConnection) -> Iterator[list[str]]:
+    """The SQL that `connection` sends inside the block, in order."""
+    sql: list[str] = []
+
+    def record(*args: Any) -> None:
+        sql.append(args[2])
+
+    event.listen(connection.sync_connection, "before_cursor_execute", record)
+    try:
+        yield sql
+    finally:
+        event.remove(connection.sync_connection, "before_cursor_execute", record)
+
+
 class TestSearchPages:
     """search_page: each rank from a window of items in id order, then from the indexes."""
 
@@ -324,16 +340,8 @@ class TestSearchPages:
         common, rare = "兹", "罕"
         connection = await session.connection()
         for term, index_used in ((common, False), (rare, True)):
-            sql: list[str] = []
-
-            def record(*args: Any) -> None:
-                sql.append(args[2])  # noqa: B023 (read before the next term)
-
-            event.listen(connection.sync_connection, "before_cursor_execute", record)
-            try:
+            with _recording(connection) as sql:
                 got = await _pages(session, term, window=2, limit=3)
-            finally:
-                event.remove(connection.sync_connection, "before_cursor_execute", record)
             assert got == _expected(texts, term), term
             assert any("item_search_chars" in statement for statement in sql) is index_used, term
 
@@ -392,19 +400,10 @@ class TestSearchPages:
         items left past it; every page of the search is checked against a substring scan."""
         texts = await _texts(session)
         assert await _pages(session, term, window=2, limit=3) == _expected(texts, term), term
-        connection = await session.connection()
-        sql: list[str] = []
-
-        def record(*args: Any) -> None:
-            sql.append(args[2])
-
-        event.listen(connection.sync_connection, "before_cursor_execute", record)
-        try:
+        with _recording(await session.connection()) as sql:
             await search_page(
                 session, filtered=lambda s: s, term=term, after=None, limit=3, window=2
             )
-        finally:
-            event.remove(connection.sync_connection, "before_cursor_execute", record)
         return sql
 
     @pytest.mark.parametrize("window", [2, 1000])

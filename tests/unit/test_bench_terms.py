@@ -20,11 +20,11 @@ def test_text_not_name_terms_are_in_the_text_at_each_share_and_in_no_name() -> N
     sample = TEXT_NOT_NAME_SAMPLE
     assert len(terms) == len(set(terms)) == len(TEXT_NOT_NAME_SHARES)
     docs = list(generate.items(sample))
+    texts = ["。".join(doc[f] or "" for f in ITEM_SEARCH_FIELDS[1:]) for doc in docs]
     shares = []
     for term in terms:
         assert len(term) == 2, term
         assert not any(term in doc["name"] for doc in docs), term
-        texts = ["。".join(doc[f] or "" for f in ITEM_SEARCH_FIELDS[1:]) for doc in docs]
         shares.append(sum(term in text for text in texts) / sample)
     # Held by the text at falling shares, the last by a few items in a hundred at most.
     held = dict(zip(terms, shares, strict=True))
