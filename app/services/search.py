@@ -17,6 +17,7 @@ from sqlalchemy import (
     select,
     true,
 )
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import dialect
@@ -139,26 +140,26 @@ async def _rank_ids(
     coarse = not by_names and dialect.searched_by_characters(term, dialect_name)
     found: list[int] = []
     while True:
-        first = filtered(select(Item.id, *searched)).where(Item.id > after_id)
-        window_rows = first.order_by(Item.id).limit(window).subquery("search_window")
-        hits = (
-            await session.scalars(
-                select(window_rows.c.id)
-                .where(_rank_hit(window_rows, term, rank, dialect_name))
-                .order_by(window_rows.c.id)
-                .limit(need - len(found))
-            )
-        ).all()
-        found += hits
-        if len(found) >= need:
-            return found
-        extent: list[ColumnElement[Any]] = [func.count(), func.max(window_rows.c.id)]
+        listed = filtered(select(Item.id, *searched)).where(Item.id > after_id)
+        checked = listed.order_by(Item.id).limit(window).subquery("search_window")
+        hit_ids = (
+            select(checked.c.id)
+            .where(_rank_hit(checked, term, rank, dialect_name))
+            .order_by(checked.c.id)
+            .limit(need - len(found))
+        )
+        measured = listed.order_by(Item.id).limit(window).subquery("search_extent")
+        extent: list[ColumnElement[Any]] = [func.count(), func.max(measured.c.id)]
         if coarse:
-            contains = dialect.any_field_contains(window_rows, term, dialect_name)
+            contains = dialect.any_field_contains(measured, term, dialect_name)
             extent.append(func.sum(case((contains, 1), else_=0)))
         elif postgresql:
             extent.append(select(func.max(Item.id)).scalar_subquery())
-        count, last, *more = (await session.execute(select(*extent))).one()
+        hits, measures = await _window(session, hit_ids, extent, need - len(found), postgresql)
+        found += hits
+        if measures is None:  # the page is full
+            return found
+        count, last, *more = measures
         if count < window:  # the window held the rest of the listing
             return found
         after_id = last
@@ -187,6 +188,41 @@ async def _rank_ids(
             .order_by(Item.id)
         )
     return found + list((await session.scalars(rest.limit(need - len(found)))).all())
+
+
+async def _window(
+    session: AsyncSession,
+    hit_ids: Select[Any],
+    extent: list[ColumnElement[Any]],
+    need: int,
+    postgresql: bool,
+) -> tuple[list[int], tuple[Any, ...] | None]:
+    """A window's hits (up to `need`), and its `extent` when they fall short (None when not).
+
+    Both must describe the same rows: were the extent measured on a later state, an item that
+    left the listing's filters meanwhile (withdrawn, in a search of active items) would stretch
+    the window over an item its hits never checked, and the search would go on past it, and one
+    that came in would bring back items already found. SQLite's read transaction is one
+    snapshot; PostgreSQL's reads run in autocommit (app/db/engine.py), where each statement has
+    its own, so there one statement returns both. Its extent is a lateral subquery behind a
+    condition on the hits alone: PostgreSQL tests that once and reads no row for a full page.
+    """
+    if not postgresql:
+        hits: list[int] = list((await session.scalars(hit_ids)).all())
+        if len(hits) >= need:
+            return hits, None
+        return hits, tuple((await session.execute(select(*extent))).one())
+    window_hits = hit_ids.subquery("window_hits")
+    page = select(
+        func.array_agg(aggregate_order_by(window_hits.c.id, window_hits.c.id)).label("ids")
+    ).subquery("page")
+    short = func.coalesce(func.cardinality(page.c.ids), 0) < need
+    measured = select(*extent).where(short).lateral("measured")
+    ids, *measures = (
+        await session.execute(select(page.c.ids, measured).join_from(page, measured, true()))
+    ).one()
+    hits = [int(i) for i in ids or ()]
+    return hits, None if len(hits) >= need else tuple(measures)
 
 
 def _windows_read_less(still_needed: int, hits: int, checked: int, left: int) -> bool:

@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Select, event, select, text
+from sqlalchemy import Select, event, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.util import await_only
 
 from app.db import migrations
 from app.db.dialect import (
@@ -29,7 +30,7 @@ from app.db.dialect import (
     settle_search_indexes,
     trigram_pieces,
 )
-from app.db.engine import create_engine
+from app.db.engine import create_engine, create_read_sessionmaker
 from app.enums import ItemStatus
 from app.errors import InvalidInputError
 from app.models import Agency, Base, Item
@@ -432,6 +433,76 @@ class TestSearchPages:
         assert first.id not in await _pages(
             session, "aBc", window=window, limit=4, filtered=filtered
         )
+
+
+@pytest.fixture
+def migrated_scratch_url(scratch_url: str) -> str:
+    migrations.upgrade(scratch_url)
+    return scratch_url
+
+
+class TestSearchReadsOneState:
+    """A search sees one state of the catalogue, on the read sessions requests get."""
+
+    @pytest.mark.parametrize(
+        ("status_before", "status_after"),
+        [(ItemStatus.ACTIVE, ItemStatus.WITHDRAWN), (ItemStatus.WITHDRAWN, ItemStatus.ACTIVE)],
+    )
+    async def test_an_item_changing_status_mid_window_neither_hides_nor_repeats_a_match(
+        self, migrated_scratch_url: str, status_before: ItemStatus, status_after: ItemStatus
+    ) -> None:
+        # A search of active items with a window of three: item 2 leaves (or joins) the listing
+        # right after the first window is checked. Were the window's extent measured after that,
+        # it would end at item 4, unchecked, and item 4, the only match, would be skipped (or,
+        # the window ending at 3, item 4 would be found twice).
+        engine = create_engine(Settings(database_url=migrated_scratch_url))
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(
+                    text(
+                        "INSERT INTO agency (id, name, created_at, updated_at)"
+                        " VALUES (1, '民勤县医疗保障局', :now, :now)"
+                    ),
+                    {"now": NOW},
+                )
+                for item_id in range(1, 7):
+                    await conn.execute(
+                        text(
+                            "INSERT INTO item (id, agency_id, name, legal_citations, status,"
+                            " version, created_at, updated_at)"
+                            " VALUES (:id, 1, :name, '[]', :status, 1, :now, :now)"
+                        ),
+                        {
+                            "id": item_id,
+                            "name": f"对第{item_id}项{'兹依' if item_id == 4 else ''}事项的处罚",
+                            "status": (status_before if item_id == 2 else ItemStatus.ACTIVE).value,
+                            "now": NOW,
+                        },
+                    )
+            changed: list[str] = []
+            async with engine.connect() as writer, create_read_sessionmaker(engine)() as session:
+                connection = await session.connection()
+
+                def change_status(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+                    if "search_window" in statement and not changed:
+                        changed.append(statement)
+                        change = update(Item).where(Item.id == 2).values(status=status_after)
+                        await_only(writer.execute(change))
+                        await_only(writer.commit())
+
+                event.listen(connection.sync_connection, "after_cursor_execute", change_status)
+                keys = await search_page(
+                    session,
+                    filtered=lambda stmt: stmt.where(Item.status == ItemStatus.ACTIVE),
+                    term="兹依",
+                    after=None,
+                    limit=3,
+                    window=3,
+                )
+            assert changed, "the status did not change during the search"
+            assert keys == [(0, 4)]
+        finally:
+            await engine.dispose()
 
 
 class TestSearchFollowsWrites:
