@@ -19,6 +19,8 @@ class Item(TimestampMixin, Base):
         Index("ix_item_local_code_sub_local_code", "local_code", "sub_local_code"),
         Index("ix_item_agency_id_seq", "agency_id", "seq"),
         Index("ix_item_updated_at_id", "updated_at", "id"),
+        # One status's items in id order, the listing's: the rare status is not a full scan.
+        Index("ix_item_status_id", "status", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,0 +1,97 @@
+"""A listing filtered by status reads that status's items in id order from an index.
+
+Withdrawn items are few, and were found by walking the whole catalogue in id order (migration
+0009). The plan is asked for the statement the service sends, on a table where the planner
+knows the status is rare.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.enums import ItemStatus
+from app.schemas.items import ItemFilter
+from app.services import items
+
+NOW = datetime(2026, 12, 7, 7, tzinfo=UTC)
+ACTIVE_ITEMS = 2000
+
+
+async def _catalogue_with_few_withdrawn(session: AsyncSession) -> None:
+    await session.execute(
+        text(
+            "INSERT INTO agency (id, name, created_at, updated_at)"
+            " VALUES (1, '民勤县医疗保障局', :now, :now)"
+        ),
+        {"now": NOW},
+    )
+    rows = [
+        {
+            "id": item_id,
+            "name": f"对第{item_id}项事项的处罚",
+            "status": (ItemStatus.WITHDRAWN if item_id in (700, 1500) else ItemStatus.ACTIVE).value,
+            "now": NOW,
+        }
+        for item_id in range(1, ACTIVE_ITEMS + 3)
+    ]
+    await session.execute(
+        text(
+            "INSERT INTO item (id, agency_id, name, legal_citations, status, version,"
+            " created_at, updated_at) VALUES (:id, 1, :name, '[]', :status, 1, :now, :now)"
+        ),
+        rows,
+    )
+    await session.execute(text("ANALYZE item"))
+
+
+async def _listing_statement(session: AsyncSession) -> tuple[str, tuple[Any, ...], list[int]]:
+    """The statement a page of withdrawn items sends, with its parameters, and the page's ids."""
+    conn = await session.connection()
+    sent: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        sent.append((statement, parameters))
+
+    event.listen(conn.sync_connection, "before_cursor_execute", record)
+    try:
+        page = await items.list_items(
+            session, filters=ItemFilter(status="withdrawn"), limit=100, cursor=None, secret="s"
+        )
+    finally:
+        event.remove(conn.sync_connection, "before_cursor_execute", record)
+    [(statement, parameters)] = [(s, p) for s, p in sent if "FROM item" in s]
+    return statement, tuple(parameters), [item.id for item in page.items]
+
+
+def _literal(value: object) -> str:
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    assert isinstance(value, int), value
+    return str(value)
+
+
+async def _plan(session: AsyncSession, statement: str, parameters: tuple[Any, ...]) -> str:
+    conn = await session.connection()
+    if conn.dialect.name == "sqlite":
+        rows = await conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+        return "\n".join(str(row[-1]) for row in rows)
+    # EXPLAIN takes no parameters: plan the prepared statement with the values it was sent.
+    await conn.exec_driver_sql("PREPARE listing_plan AS " + statement)
+    try:
+        args = ", ".join(_literal(value) for value in parameters)
+        rows = await conn.exec_driver_sql(f"EXPLAIN EXECUTE listing_plan({args})")
+        return "\n".join(str(row[0]) for row in rows)
+    finally:
+        await conn.exec_driver_sql("DEALLOCATE listing_plan")
+
+
+async def test_a_page_of_withdrawn_items_reads_the_status_index(session: AsyncSession) -> None:
+    await _catalogue_with_few_withdrawn(session)
+    statement, parameters, ids = await _listing_statement(session)
+    assert ids == [700, 1500]
+    plan = await _plan(session, statement, parameters)
+    assert "ix_item_status_id" in plan, plan
