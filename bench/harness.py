@@ -21,17 +21,18 @@ import subprocess
 import sys
 import time
 import urllib.parse
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
 import httpx
-from sqlalchemy import func, make_url, or_, select, text
+from sqlalchemy import ColumnElement, func, make_url, or_, select, text
 
 from app.db import migrations
 from app.db.dialect import ITEM_SEARCH_FIELDS
 from app.db.engine import create_engine, create_sessionmaker
+from app.enums import ItemStatus
 from app.models import Change, Item
 from app.services import imports
 from app.services.revisions import Actor
@@ -469,8 +470,9 @@ def text_not_name_terms(
     return chosen
 
 
-async def scan_ids(url: str, term: str) -> set[int]:
-    """The items containing `term`, by a plain substring scan: the truth search must match."""
+async def scan_ids(url: str, term: str, filters: dict[str, Any] | None = None) -> set[int]:
+    """The items containing `term` (and passing `filters`, GET /items's), by a plain substring
+    scan: the truth search must match."""
     engine = create_engine(Settings(database_url=url))
     try:
         async with engine.connect() as conn:
@@ -479,16 +481,27 @@ async def scan_ids(url: str, term: str) -> set[int]:
                 where = [func.instr(c, term) > 0 for c in columns]
             else:
                 where = [func.strpos(c, term) > 0 for c in columns]
-            return set((await conn.scalars(select(Item.id).where(or_(*where)))).all())
+            stmt = select(Item.id).where(or_(*where))
+            for name, value in (filters or {}).items():
+                stmt = stmt.where(FILTER_CONDITIONS[name](value))
+            return set((await conn.scalars(stmt)).all())
     finally:
         await engine.dispose()
 
 
-def api_ids(client: httpx.Client, term: str) -> set[int]:
+# GET /items's filters, as scan_ids applies them.
+FILTER_CONDITIONS: dict[str, Callable[[Any], ColumnElement[bool]]] = {
+    "agency": lambda value: Item.agency_id == value,
+    "power_type": lambda value: Item.power_type_code == value,
+    "status": lambda value: Item.status == ItemStatus(value),
+}
+
+
+def api_ids(client: httpx.Client, term: str, filters: dict[str, Any] | None = None) -> set[int]:
     found: set[int] = set()
     cursor = None
     while True:
-        params: dict[str, Any] = {"q": term, "limit": 1000}
+        params: dict[str, Any] = {**(filters or {}), "q": term, "limit": 1000}
         if cursor:
             params["cursor"] = cursor
         page = client.get("/api/v1/items", params=params).json()
@@ -555,7 +568,87 @@ async def search(url: str, backend: str, size: int, cfg: Config) -> list[Figure]
                      "slowest_terms_ms": {t: round(slowest[t], 1) for t in tail}},
                 )
             )  # fmt: skip
+        figures.append(
+            await filtered_search(url, client, backend, size, (long_terms, short_terms), reps)
+        )
     return figures
+
+
+FILTERED_CHECKS = 4  # terms of each length compared with a scan under each filter
+
+
+async def search_filters(url: str) -> list[dict[str, Any]]:
+    """Filters a catalogue's own pages search within: one agency's items, the commonest power
+    type's (about a tenth of the items), and the withdrawn items (none in the synthetic
+    catalogue: the rare status, which a listing must not find by reading every item)."""
+    engine = create_engine(Settings(database_url=url))
+    try:
+        async with engine.connect() as conn:
+            agency = await conn.scalar(select(func.min(Item.agency_id)))
+            commonest = (
+                select(Item.power_type_code)
+                .where(Item.power_type_code.is_not(None))
+                .group_by(Item.power_type_code)
+                .order_by(func.count().desc(), Item.power_type_code)
+                .limit(1)
+            )
+            power_type = await conn.scalar(commonest)
+    finally:
+        await engine.dispose()
+    return [{"agency": agency}, {"power_type": power_type}, {"status": "withdrawn"}]
+
+
+async def filtered_search(
+    url: str,
+    client: httpx.Client,
+    backend: str,
+    size: int,
+    terms_by_length: tuple[list[str], list[str]],
+    reps: int,
+) -> Figure:
+    """First pages of the search terms (3+ characters, 1-2) within each of search_filters, next
+    to the same filters' listings without q; the first FILTERED_CHECKS terms of each length are
+    paged through under each filter and compared with a scan. No target of its own: the issue's
+    are for the whole catalogue."""
+    filters = await search_filters(url)
+    terms = [*terms_by_length[0], *terms_by_length[1]]
+    checked = list(dict.fromkeys(t for ts in terms_by_length for t in ts[:FILTERED_CHECKS]))
+    listings = latencies(client, [{**f, "limit": 20} for f in filters], reps * len(terms))
+    cases = [(f, t) for f in filters for t in terms]
+    per_case = latencies(client, [{**f, "q": t, "limit": 20} for f, t in cases], reps)
+    compared, mismatched = 0, []
+    for f in filters:
+        for term in checked:
+            truth = await scan_ids(url, term, f)
+            if len(truth) > SCAN_CHECK_LIMIT:
+                continue
+            compared += 1
+            if api_ids(client, term, f) != truth:
+                mismatched.append((f, term))
+    if mismatched:
+        raise RuntimeError(f"filtered search differs from a substring scan for {mismatched}")
+    slowest = {
+        f"{urllib.parse.urlencode(f)} q={t}": max(mine)
+        for (f, t), mine in zip(cases, per_case, strict=True)
+    }
+    tail = sorted(slowest, key=slowest.__getitem__, reverse=True)[:3]
+    by_filter = {
+        urllib.parse.urlencode(f): round(
+            p95(
+                [ms for (g, _), mine in zip(cases, per_case, strict=True) if g == f for ms in mine]
+            ),
+            1,
+        )
+        for f in filters
+    }
+    return Figure(
+        "search within a filter, p95 of the first page", backend, size, "ms",
+        p95([ms for mine in per_case for ms in mine]),
+        p95([ms for mine in listings for ms in mine]), "p95 of the same filters' listings",
+        notes={"filters": filters, "terms": len(terms), "p95_ms_by_filter": by_filter,
+               "equal_to_scan": compared,
+               "slowest_terms_ms": {case: round(slowest[case], 1) for case in tail}},
+    )  # fmt: skip
 
 
 # --- validation, export, feed -----------------------------------------------------------------

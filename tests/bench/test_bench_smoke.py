@@ -26,6 +26,7 @@ EXPECTED_PATHS = {
     "lookup by code, serve --workers 2",
     "search, 3+ characters, p95 of the first page",
     "search, 1–2 characters, p95 of the first page",
+    "search within a filter, p95 of the first page",
     "export ndjson, peak RSS growth",
     "change feed catch-up (10,000 changes)",
     "change feed catch-up, httpx consumer parsing pages with json",
@@ -73,11 +74,19 @@ def test_harness_measures_every_path_on_both_databases(tmp_path: Path) -> None:
     }
     searches = [f for f in figures if f["path"].startswith("search")]
     assert all(f["notes"]["equal_to_scan"] > 0 for f in searches), searches
-    # The terms that set each search's tail are named, the slowest first.
+    # The terms (and filters) that set each search's tail are named, the slowest first.
     for f in searches:
         tail = list(f["notes"]["slowest_terms_ms"].values())
         assert len(tail) == 3, f
         assert tail == sorted(tail, reverse=True), f
         assert tail[-1] > 0, f
+    # Searches within a filter: each filter's own p95, on both databases.
+    for f in figures:
+        if f["path"] == "search within a filter, p95 of the first page":
+            assert set(f["notes"]["p95_ms_by_filter"]) == {
+                f"agency={f['notes']['filters'][0]['agency']}",
+                f"power_type={f['notes']['filters'][1]['power_type']}",
+                "status=withdrawn",
+            }, f
     # The printed table carries the same figures.
     assert done.stdout.count("lookup by code (HTTP, 1 worker)") == 2
