@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.enums import ItemStatus
 from app.schemas.items import ItemFilter
 from app.services import items
+from tests.plans import plan_of
 
 NOW = datetime(2026, 12, 7, 7, tzinfo=UTC)
 ACTIVE_ITEMS = 2000
@@ -67,31 +68,9 @@ async def _listing_statement(session: AsyncSession) -> tuple[str, tuple[Any, ...
     return statement, tuple(parameters), [item.id for item in page.items]
 
 
-def _literal(value: object) -> str:
-    if isinstance(value, str):
-        return "'" + value.replace("'", "''") + "'"
-    assert isinstance(value, int), value
-    return str(value)
-
-
-async def _plan(session: AsyncSession, statement: str, parameters: tuple[Any, ...]) -> str:
-    conn = await session.connection()
-    if conn.dialect.name == "sqlite":
-        rows = await conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
-        return "\n".join(str(row[-1]) for row in rows)
-    # EXPLAIN takes no parameters: plan the prepared statement with the values it was sent.
-    await conn.exec_driver_sql("PREPARE listing_plan AS " + statement)
-    try:
-        args = ", ".join(_literal(value) for value in parameters)
-        rows = await conn.exec_driver_sql(f"EXPLAIN EXECUTE listing_plan({args})")
-        return "\n".join(str(row[0]) for row in rows)
-    finally:
-        await conn.exec_driver_sql("DEALLOCATE listing_plan")
-
-
 async def test_a_page_of_withdrawn_items_reads_the_status_index(session: AsyncSession) -> None:
     await _catalogue_with_few_withdrawn(session)
     statement, parameters, ids = await _listing_statement(session)
     assert ids == [700, 1500]
-    plan = await _plan(session, statement, parameters)
+    plan = await plan_of(await session.connection(), statement, parameters)
     assert "ix_item_status_id" in plan, plan

@@ -38,6 +38,7 @@ from app.services.search import MAX_TERM_LENGTH, _named, normalize_term, search_
 from app.settings import Settings
 from tests.dbutil import drop_database, fresh_database
 from tests.factories import DUNHUANG, MINQIN, import_file
+from tests.plans import plan_of
 
 # What the seeds lack, written inline: LIKE wildcards and escapes, FTS5 quotes, regex
 # metacharacters, ASCII letters in both cases, and cased letters outside ASCII (Ⅲ/ⅲ, Ａ/ａ),
@@ -693,33 +694,12 @@ class TestTerm:
             normalize_term(q)
 
 
-def _pg_literal(value: object) -> str:
-    """A SQL literal for EXECUTE, which takes no parameters (test values only)."""
-    if isinstance(value, list):
-        return "ARRAY[" + ", ".join(_pg_literal(v) for v in value) + "]::text[]"
-    if isinstance(value, str):
-        return "'" + value.replace("'", "''") + "'"
-    assert isinstance(value, int)
-    return str(value)
-
-
 async def _plan(session: AsyncSession, stmt: Select[Any]) -> str:
     """The database's plan for `stmt`, as one text; PostgreSQL's as a prepared statement's."""
     conn = await session.connection()
     compiled = stmt.compile(dialect=conn.dialect)
     params = tuple(compiled.params[key] for key in compiled.positiontup or ())
-    if _dialect(session) == "sqlite":
-        rows = await conn.exec_driver_sql("EXPLAIN QUERY PLAN " + str(compiled), params)
-        return "\n".join(str(row[-1]) for row in rows)
-    # EXPLAIN of a statement with parameters plans it with their values; EXPLAIN EXECUTE of a
-    # prepared statement under force_generic_plan shows the plan that sees only parameters.
-    await conn.exec_driver_sql("PREPARE search_plan AS " + str(compiled))
-    try:
-        args = ", ".join(_pg_literal(value) for value in params)
-        rows = await conn.exec_driver_sql(f"EXPLAIN EXECUTE search_plan({args})")
-        return "\n".join(str(row[0]) for row in rows)
-    finally:
-        await conn.exec_driver_sql("DEALLOCATE search_plan")
+    return await plan_of(conn, str(compiled), params)
 
 
 # What a term of 3+ characters is looked for through on PostgreSQL: each field's trigram index
