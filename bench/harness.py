@@ -616,13 +616,14 @@ async def filtered_search(
     listings = latencies(client, [{**f, "limit": 20} for f in filters], reps * len(terms))
     cases = [(f, t) for f in filters for t in terms]
     per_case = latencies(client, [{**f, "q": t, "limit": 20} for f, t in cases], reps)
-    compared, mismatched = 0, []
+    compared, empty, mismatched = 0, 0, []
     for f in filters:
         for term in checked:
             truth = await scan_ids(url, term, f)
             if len(truth) > SCAN_CHECK_LIMIT:
                 continue
             compared += 1
+            empty += not truth  # an empty result equals an empty scan: say how many were
             if api_ids(client, term, f) != truth:
                 mismatched.append((f, term))
     if mismatched:
@@ -646,7 +647,7 @@ async def filtered_search(
         p95([ms for mine in per_case for ms in mine]),
         p95([ms for mine in listings for ms in mine]), "p95 of the same filters' listings",
         notes={"filters": filters, "terms": len(terms), "p95_ms_by_filter": by_filter,
-               "equal_to_scan": compared,
+               "equal_to_scan": compared, "of_them_empty": empty,
                "slowest_terms_ms": {case: round(slowest[case], 1) for case in tail}},
     )  # fmt: skip
 

@@ -28,9 +28,9 @@ async def plan_of(conn: AsyncConnection, statement: str, parameters: tuple[Any, 
         rows = await conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
         return "\n".join(str(row[-1]) for row in rows)
     await conn.exec_driver_sql("PREPARE plan_of AS " + statement)
-    try:
-        args = ", ".join(_pg_literal(value) for value in parameters)
-        rows = await conn.exec_driver_sql(f"EXPLAIN EXECUTE plan_of({args})")
-        return "\n".join(str(row[0]) for row in rows)
-    finally:
-        await conn.exec_driver_sql("DEALLOCATE plan_of")
+    args = ", ".join(_pg_literal(value) for value in parameters)
+    # No DEALLOCATE on failure: in the aborted transaction it would fail too and hide the error.
+    rows = await conn.exec_driver_sql(f"EXPLAIN EXECUTE plan_of({args})")
+    plan = "\n".join(str(row[0]) for row in rows)
+    await conn.exec_driver_sql("DEALLOCATE plan_of")
+    return plan

@@ -148,6 +148,8 @@ async def _rank_ids(
             .order_by(checked.c.id)
             .limit(need - len(found))
         )
+        # The same window again, not one CTE read twice: PostgreSQL would materialize all of it
+        # even when the hits fill the page after a few rows.
         measured = listed.order_by(Item.id).limit(window).subquery("search_extent")
         extent: list[ColumnElement[Any]] = [func.count(), func.max(measured.c.id)]
         if coarse:
@@ -205,7 +207,8 @@ async def _window(
     that came in would bring back items already found. SQLite's read transaction is one
     snapshot; PostgreSQL's reads run in autocommit (app/db/engine.py), where each statement has
     its own, so there one statement returns both. Its extent is a lateral subquery behind a
-    condition on the hits alone: PostgreSQL tests that once and reads no row for a full page.
+    condition on the hits alone: PostgreSQL tests that once, and for a full page reads none of
+    the window's rows again (only the catalogue's last id, one probe of the primary key).
     """
     if not postgresql:
         hits: list[int] = list((await session.scalars(hit_ids)).all())

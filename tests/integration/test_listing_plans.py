@@ -7,6 +7,7 @@ knows the status is rare.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -64,7 +65,7 @@ async def _listing_statement(session: AsyncSession) -> tuple[str, tuple[Any, ...
         )
     finally:
         event.remove(conn.sync_connection, "before_cursor_execute", record)
-    [(statement, parameters)] = [(s, p) for s, p in sent if "FROM item" in s]
+    [(statement, parameters)] = [(s, p) for s, p in sent if re.search(r"\bFROM item\b", s)]
     return statement, tuple(parameters), [item.id for item in page.items]
 
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
+from bench import harness
 from bench.harness import Config, database_url, loaded, run_one
 
 
@@ -15,9 +18,16 @@ def _config(tmp_path: Path, paths: tuple[str, ...]) -> Config:
     )  # fmt: skip
 
 
+async def _must_not_run(*_: object) -> float:
+    raise AssertionError("a baseline ran in a run without the import path")
+
+
 def test_a_run_without_the_import_path_builds_the_catalogue_but_measures_no_import(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The baselines are what such a run must not spend its time on: here they may not run at all.
+    for baseline in ("bulk_load_baseline", "indexed_load_baseline"):
+        monkeypatch.setattr(harness, baseline, _must_not_run)
     config = _config(tmp_path, ("validation",))
     figures = asyncio.run(run_one("sqlite", 400, config))
     assert [f.path for f in figures] == ["validation run (full catalogue)"]
