@@ -857,6 +857,7 @@ async def run_one(backend: str, size: int, cfg: Config) -> list[Figure]:
         # SQLite has one writer: its files go one after another, as `powercat import` runs them.
         jobs = cfg.import_jobs if backend == "postgres" else 1
         seconds = await run_import(url, paths, jobs)
+        say(f"{backend} {size:,}: imported in {seconds:,.1f} s ({size / seconds:,.0f} rows/s)")
         # The baselines load the same rows twice more (minutes at 1M): only the figure needs them.
         if "import" in wanted:
             figures.append(await import_figure(url, backend, size, paths, seconds, jobs))
