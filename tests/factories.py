@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import anyio
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from app.enums import ItemStatus
 from app.models import Agency, AuditEntry, Change, ImportBatch, Item, ItemRevision
 from app.schemas.imports import ImportReport
 from app.services import imports
@@ -42,3 +46,35 @@ async def table_counts(session: AsyncSession) -> dict[str, int]:
             (await session.execute(select(func.count()).select_from(model))).scalar_one()
         )
     return counts
+
+
+async def insert_agency_items(
+    conn: AsyncConnection | AsyncSession, items: Sequence[dict[str, Any]], *, now: datetime
+) -> None:
+    """Agency 1 and `items` of it, written by plain SQL with the ids given: each item a dict of
+    id and name, with status (default active) and legal_basis (default none)."""
+    await conn.execute(
+        text(
+            "INSERT INTO agency (id, name, created_at, updated_at)"
+            " VALUES (1, '民勤县医疗保障局', :now, :now)"
+        ),
+        {"now": now},
+    )
+    rows = [
+        {
+            "id": item["id"],
+            "name": item["name"],
+            "legal_basis": item.get("legal_basis"),
+            "status": ItemStatus(item.get("status", ItemStatus.ACTIVE)).value,
+            "now": now,
+        }
+        for item in items
+    ]
+    await conn.execute(
+        text(
+            "INSERT INTO item (id, agency_id, name, legal_basis, legal_citations, status, version,"
+            " created_at, updated_at)"
+            " VALUES (:id, 1, :name, :legal_basis, '[]', :status, 1, :now, :now)"
+        ),
+        rows,
+    )

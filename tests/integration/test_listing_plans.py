@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.enums import ItemStatus
 from app.schemas.items import ItemFilter
 from app.services import items
+from tests.factories import insert_agency_items
 from tests.plans import plan_of
 
 NOW = datetime(2026, 12, 7, 7, tzinfo=UTC)
@@ -24,28 +25,18 @@ ACTIVE_ITEMS = 2000
 
 
 async def _catalogue_with_few_withdrawn(session: AsyncSession) -> None:
-    await session.execute(
-        text(
-            "INSERT INTO agency (id, name, created_at, updated_at)"
-            " VALUES (1, '民勤县医疗保障局', :now, :now)"
-        ),
-        {"now": NOW},
-    )
-    rows = [
-        {
-            "id": item_id,
-            "name": f"对第{item_id}项事项的处罚",
-            "status": (ItemStatus.WITHDRAWN if item_id in (700, 1500) else ItemStatus.ACTIVE).value,
-            "now": NOW,
-        }
-        for item_id in range(1, ACTIVE_ITEMS + 3)
-    ]
-    await session.execute(
-        text(
-            "INSERT INTO item (id, agency_id, name, legal_citations, status, version,"
-            " created_at, updated_at) VALUES (:id, 1, :name, '[]', :status, 1, :now, :now)"
-        ),
-        rows,
+    withdrawn = (700, 1500)
+    await insert_agency_items(
+        session,
+        [
+            {
+                "id": item_id,
+                "name": f"对第{item_id}项事项的处罚",
+                "status": ItemStatus.WITHDRAWN if item_id in withdrawn else ItemStatus.ACTIVE,
+            }
+            for item_id in range(1, ACTIVE_ITEMS + 3)
+        ],
+        now=NOW,
     )
     await session.execute(text("ANALYZE item"))
 

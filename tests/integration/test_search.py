@@ -37,7 +37,7 @@ from app.models import Agency, Base, Item
 from app.services.search import MAX_TERM_LENGTH, _named, normalize_term, search_page
 from app.settings import Settings
 from tests.dbutil import drop_database, fresh_database
-from tests.factories import DUNHUANG, MINQIN, import_file
+from tests.factories import DUNHUANG, MINQIN, import_file, insert_agency_items
 from tests.plans import plan_of
 
 # What the seeds lack, written inline: LIKE wildcards and escapes, FTS5 quotes, regex
@@ -463,27 +463,18 @@ class TestSearchReadsOneState:
         engine = create_engine(Settings(database_url=migrated_scratch_url))
         try:
             async with engine.begin() as conn:
-                await conn.execute(
-                    text(
-                        "INSERT INTO agency (id, name, created_at, updated_at)"
-                        " VALUES (1, '民勤县医疗保障局', :now, :now)"
-                    ),
-                    {"now": NOW},
-                )
-                for item_id in range(1, 7):
-                    await conn.execute(
-                        text(
-                            "INSERT INTO item (id, agency_id, name, legal_citations, status,"
-                            " version, created_at, updated_at)"
-                            " VALUES (:id, 1, :name, '[]', :status, 1, :now, :now)"
-                        ),
+                await insert_agency_items(
+                    conn,
+                    [
                         {
                             "id": item_id,
                             "name": f"对第{item_id}项{'兹依' if item_id == 4 else ''}事项的处罚",
-                            "status": (status_before if item_id == 2 else ItemStatus.ACTIVE).value,
-                            "now": NOW,
-                        },
-                    )
+                            "status": status_before if item_id == 2 else ItemStatus.ACTIVE,
+                        }
+                        for item_id in range(1, 7)
+                    ],
+                    now=NOW,
+                )
             changed: list[str] = []
             async with engine.connect() as writer, create_read_sessionmaker(engine)() as session:
                 connection = await session.connection()
@@ -892,21 +883,12 @@ NOW = datetime(2026, 11, 25, tzinfo=UTC)
 
 
 async def _insert_item(conn: AsyncConnection) -> None:
-    await conn.execute(
-        text(
-            "INSERT INTO agency (id, name, created_at, updated_at) "
-            "VALUES (1, '民勤县医疗保障局', :now, :now)"
-        ),
-        {"now": NOW},
-    )
-    await conn.execute(
-        text(
-            "INSERT INTO item (id, agency_id, name, legal_basis, legal_citations, status, version, "
-            "created_at, updated_at) VALUES (1, 1, '对骗取医保基金支出的处罚', "
-            "'《中华人民共和国社会保险法》第八十七条', '[]', 'active', 1, :now, :now)"
-        ),
-        {"now": NOW},
-    )
+    item = {
+        "id": 1,
+        "name": "对骗取医保基金支出的处罚",
+        "legal_basis": "《中华人民共和国社会保险法》第八十七条",
+    }
+    await insert_agency_items(conn, [item], now=NOW)
 
 
 async def _found(conn: AsyncConnection) -> list[list[int]]:
