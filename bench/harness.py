@@ -543,21 +543,8 @@ async def search(url: str, backend: str, size: int, cfg: Config) -> list[Figure]
         ):
             per_term = latencies(client, [{"q": t, "limit": 20} for t in terms], reps)
             times = [ms for mine in per_term for ms in mine]
-            # Equality with a substring scan, on the terms whose results can be paged through.
-            checked, mismatched = 0, []
-            for term in terms:
-                truth = await scan_ids(url, term)
-                if len(truth) > SCAN_CHECK_LIMIT:
-                    continue
-                checked += 1
-                if api_ids(client, term) != truth:
-                    mismatched.append(term)
-            if mismatched:
-                raise RuntimeError(f"search differs from a substring scan for {mismatched}")
+            checked, _ = await compare_with_scan(url, client, terms)
             value = p95(times)
-            # Which terms set the tail: each term's slowest first page, the three slowest terms.
-            slowest = {t: max(mine) for t, mine in zip(terms, per_term, strict=True)}
-            tail = sorted(slowest, key=slowest.__getitem__, reverse=True)[:3]
             figures.append(
                 Figure(
                     f"{label}, p95 of the first page", backend, size, "ms", value, p95(plain),
@@ -565,13 +552,46 @@ async def search(url: str, backend: str, size: int, cfg: Config) -> list[Figure]
                     value < limit_ms if backend == "postgres" and size >= 1_000_000 else None,
                     {"terms": len(terms), "equal_to_scan": checked,
                      "p50_ms": statistics.median(times),
-                     "slowest_terms_ms": {t: round(slowest[t], 1) for t in tail}},
+                     "slowest_terms_ms": slowest_three(dict(zip(terms, per_term, strict=True)))},
                 )
             )  # fmt: skip
         figures.append(
             await filtered_search(url, client, backend, size, (long_terms, short_terms), reps)
         )
     return figures
+
+
+async def compare_with_scan(
+    url: str, client: httpx.Client, terms: list[str], filters: dict[str, Any] | None = None
+) -> tuple[int, int]:
+    """Page through each term's search (within `filters`) and compare it with a substring scan,
+    for the terms whose scan holds at most SCAN_CHECK_LIMIT items: how many were compared, and
+    how many of those were empty (an empty result equals an empty scan trivially).
+
+    Raises:
+        RuntimeError: a search differed from its scan.
+    """
+    compared, empty, mismatched = 0, 0, []
+    for term in terms:
+        truth = await scan_ids(url, term, filters)
+        if len(truth) > SCAN_CHECK_LIMIT:
+            continue
+        compared += 1
+        empty += not truth
+        if api_ids(client, term, filters) != truth:
+            mismatched.append(term)
+    if mismatched:
+        within = f" within {urllib.parse.urlencode(filters)}" if filters else ""
+        raise RuntimeError(f"search{within} differs from a substring scan for {mismatched}")
+    return compared, empty
+
+
+def slowest_three(times: dict[str, list[float]]) -> dict[str, float]:
+    """Which searches set the tail: each one's slowest first page, the three slowest, slowest
+    first (ms, rounded to 0.1)."""
+    slowest = {name: max(mine) for name, mine in times.items()}
+    tail = sorted(slowest, key=slowest.__getitem__, reverse=True)[:3]
+    return {name: round(slowest[name], 1) for name in tail}
 
 
 FILTERED_CHECKS = 4  # terms of each length compared with a scan under each filter
@@ -616,39 +636,23 @@ async def filtered_search(
     listings = latencies(client, [{**f, "limit": 20} for f in filters], reps * len(terms))
     cases = [(f, t) for f in filters for t in terms]
     per_case = latencies(client, [{**f, "q": t, "limit": 20} for f, t in cases], reps)
-    compared, empty, mismatched = 0, 0, []
+    compared = empty = 0
     for f in filters:
-        for term in checked:
-            truth = await scan_ids(url, term, f)
-            if len(truth) > SCAN_CHECK_LIMIT:
-                continue
-            compared += 1
-            empty += not truth  # an empty result equals an empty scan: say how many were
-            if api_ids(client, term, f) != truth:
-                mismatched.append((f, term))
-    if mismatched:
-        raise RuntimeError(f"filtered search differs from a substring scan for {mismatched}")
-    slowest = {
-        f"{urllib.parse.urlencode(f)} q={t}": max(mine)
-        for (f, t), mine in zip(cases, per_case, strict=True)
-    }
-    tail = sorted(slowest, key=slowest.__getitem__, reverse=True)[:3]
-    by_filter = {
-        urllib.parse.urlencode(f): round(
-            p95(
-                [ms for (g, _), mine in zip(cases, per_case, strict=True) if g == f for ms in mine]
-            ),
-            1,
-        )
-        for f in filters
-    }
+        done, done_empty = await compare_with_scan(url, client, checked, f)
+        compared, empty = compared + done, empty + done_empty
+    named = [(urllib.parse.urlencode(f), t) for f, t in cases]
+    by_filter: dict[str, list[float]] = {urllib.parse.urlencode(f): [] for f in filters}
+    for (where, _), mine in zip(named, per_case, strict=True):
+        by_filter[where] += mine
+    by_case = {f"{where} q={t}": mine for (where, t), mine in zip(named, per_case, strict=True)}
     return Figure(
         "search within a filter, p95 of the first page", backend, size, "ms",
         p95([ms for mine in per_case for ms in mine]),
         p95([ms for mine in listings for ms in mine]), "p95 of the same filters' listings",
-        notes={"filters": filters, "terms": len(terms), "p95_ms_by_filter": by_filter,
+        notes={"filters": filters, "terms": len(terms),
+               "p95_ms_by_filter": {f: round(p95(ms), 1) for f, ms in by_filter.items()},
                "equal_to_scan": compared, "of_them_empty": empty,
-               "slowest_terms_ms": {case: round(slowest[case], 1) for case in tail}},
+               "slowest_terms_ms": slowest_three(by_case)},
     )  # fmt: skip
 
 
