@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio
 import asyncpg
 import orjson
 from sqlalchemy import make_url
@@ -208,6 +211,45 @@ def reads_engine(engine: AsyncEngine) -> AsyncEngine:
     if engine.dialect.name == "postgresql":
         return engine.execution_options(isolation_level="AUTOCOMMIT")
     return engine
+
+
+@asynccontextmanager
+async def one_snapshot(session: AsyncSession) -> AsyncIterator[None]:
+    """The block's statements on `session` read one state of the database.
+
+    For a read of several statements that must agree with each other (a search page: its two
+    ranks and the fetch of the items shown). On PostgreSQL a read session runs in autocommit,
+    a snapshot a statement; here its connection, the one it already holds if any (a key lookup
+    took it), runs the block in a REPEATABLE READ, READ ONLY transaction. No second connection
+    is taken, so a request still holds at most one. A session already inside a transaction is
+    left to it, and SQLite's read transaction is one snapshot by itself.
+
+    The transaction is the driver's own, begun and ended here (SQLAlchemy's begins only when
+    autocommit is off, and its isolation cannot change once the session holds the connection).
+    It always ends before the connection goes back to the pool: shielded from cancellation, and
+    if the rollback fails the connection is discarded rather than returned inside it.
+    """
+    connection = await session.connection()
+    if connection.dialect.name != "postgresql":
+        yield
+        return
+    raw = await connection.get_raw_connection()
+    adapter: Any = raw.dbapi_connection
+    driver: asyncpg.Connection = raw.driver_connection
+    if not adapter.autocommit or driver.is_in_transaction():
+        yield
+        return
+    transaction = driver.transaction(isolation="repeatable_read", readonly=True)
+    await transaction.start()
+    try:
+        yield
+    finally:
+        with anyio.CancelScope(shield=True):
+            try:
+                await transaction.rollback()  # read only: nothing to commit
+            except BaseException:
+                await connection.invalidate()
+                raise
 
 
 def backend_name(engine: AsyncEngine) -> str:

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.db.driver import DriverQuery
+from app.db.engine import one_snapshot
 from app.enums import ChangeKind, ItemStatus
 from app.errors import (
     AmbiguousCodeError,
@@ -238,20 +239,22 @@ async def _search_items(
     if cursor:
         rank, after_id = _cursor_key(cursor, kind=kind, secret=secret, length=2)
         after = (rank, after_id)
-    keys = await search.search_page(
-        session,
-        filtered=lambda stmt: _filtered(stmt, filters),
-        term=term,
-        after=after,
-        limit=limit + 1,
-    )
+    # The ranks and the items shown read one state: an item renamed meanwhile could otherwise
+    # match in both ranks (shown twice), or be shown as it is after it stopped matching.
+    async with one_snapshot(session):
+        keys = await search.search_page(
+            session,
+            filtered=lambda stmt: _filtered(stmt, filters),
+            term=term,
+            after=after,
+            limit=limit + 1,
+        )
+        ids = [item_id for _, item_id in keys[:limit]]
+        result = await session.execute(queries.item_select().where(Item.id.in_(ids)))
+        by_id = {row["id"]: row for row in result.mappings()}
     next_cursor = None
     if len(keys) > limit:
-        keys = keys[:limit]
-        next_cursor = cursors.encode(list(keys[-1]), kind=kind, secret=secret)
-    ids = [item_id for _, item_id in keys]
-    result = await session.execute(queries.item_select().where(Item.id.in_(ids)))
-    by_id = {row["id"]: row for row in result.mappings()}
+        next_cursor = cursors.encode(list(keys[limit - 1]), kind=kind, secret=secret)
     return Page[ItemRead](items=queries.to_read(by_id[i] for i in ids), next_cursor=next_cursor)
 
 

@@ -34,6 +34,8 @@ from app.db.engine import create_engine, create_read_sessionmaker
 from app.enums import ItemStatus
 from app.errors import InvalidInputError
 from app.models import Agency, Base, Item
+from app.schemas.items import ItemFilter
+from app.services.items import list_items
 from app.services.search import MAX_TERM_LENGTH, _named, normalize_term, search_page
 from app.settings import Settings
 from tests.dbutil import drop_database, fresh_database
@@ -500,6 +502,46 @@ class TestSearchReadsOneState:
         finally:
             await engine.dispose()
 
+    async def test_an_item_renamed_between_the_ranks_is_shown_once_as_it_matched(
+        self, migrated_scratch_url: str
+    ) -> None:
+        # Item 4 holds the term in its name and its legal basis. Right after the name rank has
+        # read its window, the name loses the term. Read in two states, the other rank would
+        # find item 4 again (its name no longer holds the term), and the page would show it
+        # twice, both times under a name without the term.
+        engine = create_engine(Settings(database_url=migrated_scratch_url))
+        try:
+            async with engine.begin() as conn:
+                await insert_agency_items(
+                    conn,
+                    [
+                        {"id": item_id, "name": f"对第{item_id}项事项的处罚"}
+                        for item_id in range(1, 7)
+                        if item_id != 4
+                    ]
+                    + [{"id": 4, "name": "对第4项兹依事项的处罚", "legal_basis": "《兹依条例》"}],
+                    now=NOW,
+                )
+            renamed: list[str] = []
+            async with engine.connect() as writer, create_read_sessionmaker(engine)() as session:
+                connection = await session.connection()
+
+                def rename(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+                    if "search_window" in statement and not renamed:
+                        renamed.append(statement)
+                        change = update(Item).where(Item.id == 4).values(name="对第4项事项的处罚")
+                        await_only(writer.execute(change))
+                        await_only(writer.commit())
+
+                event.listen(connection.sync_connection, "after_cursor_execute", rename)
+                page = await list_items(
+                    session, filters=ItemFilter(q="兹依"), limit=3, cursor=None, secret="s"
+                )
+            assert renamed, "the item was not renamed during the search"
+            assert [(item.id, item.name) for item in page.items] == [(4, "对第4项兹依事项的处罚")]
+        finally:
+            await engine.dispose()
+
 
 class TestSearchFollowsWrites:
     async def test_renamed_item_is_found_by_its_new_name_only(
@@ -757,6 +799,16 @@ class TestIndexesServeTheSearch:
         # Past its window the name rank takes the names from the list's trigram index, and for
         # each the next items by (name, id) up to the page: not every item of the name.
         await session.execute(text("SET LOCAL enable_seqscan = off"))
+        # The list as large as a big catalogue's (~90,000 names at 1M items), rolled back with the
+        # test: over the seeds' few hundred names the planner would rightly read all of its btree
+        # (and did, or did not, by what earlier tests had left in the table's size and statistics).
+        await session.execute(
+            text(
+                "INSERT INTO search_name (name)"
+                " SELECT '填充事项' || n FROM generate_series(1, :count) AS n"
+            ),
+            {"count": 20_000},
+        )
         names = matching_names("骗取医疗保障基金支出的处罚", "postgresql")
         stmt = _named(lambda s: s, names, after_id=0, need=20).limit(20)
         plan = await _plan(session, stmt)

@@ -1,0 +1,112 @@
+"""one_snapshot: a read of several statements sees one state, on the connection it already has."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from app.db import migrations
+from app.db.engine import create_engine, create_read_sessionmaker, one_snapshot
+from app.models import Item
+from app.settings import Settings
+from tests.dbutil import drop_database, fresh_database
+from tests.factories import insert_agency_items
+
+NOW = datetime(2026, 12, 7, tzinfo=UTC)
+ITEM_COUNT = select(func.count()).select_from(Item)
+ISOLATION = text(
+    "SELECT current_setting('transaction_isolation'), current_setting('transaction_read_only')"
+)
+
+
+@pytest.fixture
+def url(tmp_path: Path, worker_id: str) -> Iterator[str]:
+    url = fresh_database(f"snapshot{worker_id}", tmp_path)
+    migrations.upgrade(url)
+    yield url
+    drop_database(url)
+
+
+@pytest.fixture
+async def engines(url: str) -> AsyncIterator[tuple[AsyncEngine, AsyncEngine]]:
+    """A reader with a pool of one connection, which a second checkout would wait on, and a
+    writer of its own. The catalogue holds items 1 and 2."""
+    reader = create_engine(Settings(database_url=url, db_pool_size=1, db_pool_timeout_s=2))
+    writer = create_engine(Settings(database_url=url))
+    async with writer.begin() as conn:
+        await insert_agency_items(conn, [{"id": 1, "name": "甲"}, {"id": 2, "name": "乙"}], now=NOW)
+    try:
+        yield reader, writer
+    finally:
+        await reader.dispose()
+        await writer.dispose()
+
+
+async def _add_item(writer: AsyncEngine, item_id: int) -> None:
+    async with writer.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO item (id, agency_id, name, legal_citations, status, version,"
+                " created_at, updated_at) VALUES (:id, 1, '丙', '[]', 'active', 1, :now, :now)"
+            ),
+            {"id": item_id, "now": NOW},
+        )
+
+
+async def test_the_block_reads_one_state_on_the_connection_already_held(
+    engines: tuple[AsyncEngine, AsyncEngine],
+) -> None:
+    reader, writer = engines
+    async with create_read_sessionmaker(reader)() as session:
+        # As a key lookup does: the session holds the pool's only connection before the block.
+        assert await session.scalar(ITEM_COUNT) == 2
+        async with one_snapshot(session):
+            assert await session.scalar(ITEM_COUNT) == 2
+            await _add_item(writer, 3)
+            assert await session.scalar(ITEM_COUNT) == 2
+            if reader.dialect.name == "postgresql":
+                assert tuple((await session.execute(ISOLATION)).one()) == ("repeatable read", "on")
+        if reader.dialect.name == "postgresql":
+            # Back in autocommit: the next statement sees what was committed meanwhile.
+            assert await session.scalar(ITEM_COUNT) == 3
+            assert tuple((await session.execute(ISOLATION)).one()) == ("read committed", "off")
+
+
+async def test_the_block_ends_its_transaction_when_it_fails(
+    engines: tuple[AsyncEngine, AsyncEngine],
+) -> None:
+    reader, writer = engines
+    async with create_read_sessionmaker(reader)() as session:
+
+        async def read_then_fail() -> None:
+            async with one_snapshot(session):
+                assert await session.scalar(ITEM_COUNT) == 2
+                raise LookupError("the page could not be built")
+
+        with pytest.raises(LookupError):
+            await read_then_fail()
+    await _add_item(writer, 3)
+    # The pool's one connection again: were it still in the block's transaction, this read
+    # would see the old state.
+    async with create_read_sessionmaker(reader)() as session:
+        assert await session.scalar(ITEM_COUNT) == 3
+
+
+async def test_a_session_inside_a_transaction_keeps_its_own(
+    engines: tuple[AsyncEngine, AsyncEngine],
+) -> None:
+    reader, writer = engines
+    async with reader.connect() as conn, conn.begin():
+        # A write session's transaction (READ COMMITTED on PostgreSQL) is not changed: the block
+        # reads as its statements would without it.
+        session = AsyncSession(bind=conn)
+        async with one_snapshot(session):
+            assert await session.scalar(ITEM_COUNT) == 2
+            await _add_item(writer, 3)
+            expected = 3 if reader.dialect.name == "postgresql" else 2
+            assert await session.scalar(ITEM_COUNT) == expected
