@@ -75,6 +75,10 @@ def document(row: Any) -> dict[str, Any]:
     }
 
 
+async def _nothing_to_reset(connection: Any) -> None:
+    """No reset query when a connection goes back (asyncpg still ends any open transaction)."""
+
+
 class Responder:
     def __init__(self, url: str) -> None:
         self.url = url
@@ -85,7 +89,9 @@ class Responder:
             import asyncpg
 
             dsn = self.url.replace("postgresql+asyncpg://", "postgresql://")
-            pool = await asyncpg.create_pool(dsn, min_size=1, max_size=5)
+            # As powercat's driver pool does: a single SELECT in autocommit leaves nothing for
+            # asyncpg's default reset query to clear, so neither side sends it on release.
+            pool = await asyncpg.create_pool(dsn, min_size=1, max_size=5, reset=_nothing_to_reset)
             sql = f"SELECT {COLUMNS} {FROM} WHERE i.local_code = $1 ORDER BY i.id"
 
             async def fetch(code: str) -> list[Any]:

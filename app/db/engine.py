@@ -148,9 +148,21 @@ async def create_driver_pool(
         timeout=settings.db_pool_timeout_s,
         server_settings=_server_settings(read_only),
         init=init,
+        reset=_nothing_to_reset,
         **connect,
     )
     return pool
+
+
+async def _nothing_to_reset(connection: asyncpg.Connection) -> None:
+    """The driver pool's reset on release: nothing beyond what asyncpg always does.
+
+    Its connections run single SELECTs in autocommit, which leave no session state: no SET, no
+    LISTEN, no open cursor, no advisory lock. asyncpg's default reset sends a query to clear all
+    of those (advisory unlock, CLOSE ALL, UNLISTEN *, RESET ALL) on every release, a round trip
+    and some server work on each lookup. Before calling this, asyncpg still rolls back an open
+    transaction and drops listeners (tests/api/test_lookup_fast_path.py).
+    """
 
 
 # URL query options that SQLAlchemy's asyncpg adapter consumes itself; asyncpg would send any

@@ -248,6 +248,30 @@ async def test_on_postgresql_the_fast_route_reads_through_its_driver_pool(
     assert counter.calls == 1
 
 
+@pytest.mark.postgres
+async def test_the_driver_pool_sends_nothing_when_a_lookup_gives_its_connection_back(
+    catalogue: Catalogue,
+) -> None:
+    """asyncpg's default reset (advisory unlock, CLOSE ALL, UNLISTEN, RESET ALL) would cost every
+    lookup a second round trip; the fast route leaves no session state for it to clear."""
+    async with lifespan_client(create_app(catalogue.settings)) as c:
+        pool = c.state["lookup_pool"]
+        assert (await c.get(BY_CODE + catalogue.unique_code)).status_code == 200
+        assert pool.get_size() == 1
+        sent: list[str] = []
+        async with pool.acquire() as conn:
+            conn.add_query_logger(lambda record: sent.append(record.query))
+            await conn.execute("BEGIN")  # left open: asyncpg still rolls it back on release
+        await asyncio.sleep(0)  # query loggers are called soon, not at once
+        assert sent == ["BEGIN", "ROLLBACK"]
+        async with pool.acquire() as conn:
+            assert not conn.is_in_transaction()
+        assert (await c.get(BY_CODE + catalogue.unique_code)).status_code == 200
+        await asyncio.sleep(0)
+        assert len(sent) == 3, sent  # the lookup's SELECT alone
+        assert sent[-1].lstrip().upper().startswith("SELECT"), sent
+
+
 async def _prepared_statements(pool: Any) -> int:
     async with pool.acquire() as conn:
         return int(await conn.fetchval("SELECT count(*) FROM pg_prepared_statements"))
