@@ -14,6 +14,7 @@ import itertools
 import json
 import os
 import re
+import resource
 import shutil
 import socket
 import statistics
@@ -244,9 +245,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class Served:
+    """A running server: where it answers, and its process (the root of its workers' tree)."""
+
+    base: str
+    pid: int
+    database_process: str | None  # the command name of the database's processes; None: SQLite
+
+
 @contextlib.contextmanager
-def server(argv: list[str], env: dict[str, str], port: int) -> Iterator[str]:
-    """Run a server until the block ends; yields its base URL once it answers."""
+def server(argv: list[str], env: dict[str, str], port: int, url: str) -> Iterator[Served]:
+    """Run a server until the block ends; yields it once it answers."""
     log = (LOGS / f"server-{port}.log").open("wb")
     proc = subprocess.Popen(argv, env={**os.environ, **env}, stdout=log, stderr=log)
     base = f"http://127.0.0.1:{port}"
@@ -261,7 +271,8 @@ def server(argv: list[str], env: dict[str, str], port: int) -> Iterator[str]:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"server did not start: {' '.join(argv)}")
             time.sleep(0.2)
-        yield base
+        postgres = make_url(url).get_backend_name() == "postgresql"
+        yield Served(base, proc.pid, "postgres" if postgres else None)
     finally:
         proc.terminate()
         try:
@@ -272,7 +283,7 @@ def server(argv: list[str], env: dict[str, str], port: int) -> Iterator[str]:
         log.close()
 
 
-def powercat_server(url: str, workers: int = 1) -> contextlib.AbstractContextManager[str]:
+def powercat_server(url: str, workers: int = 1) -> contextlib.AbstractContextManager[Served]:
     port = free_port()
     env = {
         "POWERCAT_DATABASE_URL": url,
@@ -280,16 +291,16 @@ def powercat_server(url: str, workers: int = 1) -> contextlib.AbstractContextMan
         "POWERCAT_RATE_LIMIT_PER_MINUTE": "1000000000",  # the load generator is one address
     }
     argv = [str(BIN / "powercat"), "serve", "--port", str(port), "--workers", str(workers)]
-    return server(argv, env, port)
+    return server(argv, env, port, url)
 
 
-def responder_server(url: str) -> contextlib.AbstractContextManager[str]:
+def responder_server(url: str) -> contextlib.AbstractContextManager[Served]:
     port = free_port()
     argv = [
         str(BIN / "python"), "-m", "uvicorn", "bench.responder:app", "--port", str(port),
         "--log-level", "warning", "--no-access-log", "--no-server-header",
     ]  # fmt: skip
-    return server(argv, {"BENCH_DB_URL": url, "PYTHONPATH": str(ROOT)}, port)
+    return server(argv, {"BENCH_DB_URL": url, "PYTHONPATH": str(ROOT)}, port, url)
 
 
 @dataclass
@@ -298,10 +309,58 @@ class Load:
     p50_ms: float
     p95_ms: float
     non2xx: int
+    # CPU milliseconds a request of the server, the database and the load generator (see cpu_ms)
+    cpu_ms: dict[str, float] = field(default_factory=dict)
 
 
-def wrk(base: str, paths_file: Path, cfg: Config) -> Load:
-    """Requests/s of `wrk` against `base`, cycling through the paths in `paths_file`."""
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _processes() -> dict[int, tuple[int, str, float]]:
+    """Every process: pid -> (parent pid, command name, CPU seconds so far), from /proc."""
+    found: dict[int, tuple[int, str, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # gone meanwhile
+            continue
+        # "pid (comm) state ppid ... utime stime ...": the name may hold spaces and parentheses.
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        rest = stat[stat.rindex(")") + 2 :].split()
+        found[int(entry.name)] = (int(rest[1]), name, (int(rest[11]) + int(rest[12])) / CLOCK_TICKS)
+    return found
+
+
+def cpu_seconds(served: Served) -> dict[str, float]:
+    """CPU seconds used so far by the server (its process and every descendant, the workers) and
+    by the database (every `postgres` process: its backends; 0 for SQLite, which runs inside the
+    server). Linux only; an empty dict elsewhere."""
+    if not Path("/proc/self/stat").exists():
+        return {}
+    procs = _processes()
+    children: dict[int, list[int]] = {}
+    for pid, (parent, _, _) in procs.items():
+        children.setdefault(parent, []).append(pid)
+    tree, todo = set(), [served.pid]
+    while todo:
+        pid = todo.pop()
+        if pid in procs and pid not in tree:
+            tree.add(pid)
+            todo += children.get(pid, [])
+    return {
+        "server": sum(procs[pid][2] for pid in tree),
+        "database": sum(cpu for _, name, cpu in procs.values() if name == served.database_process),
+    }
+
+
+def wrk(served: Served, paths_file: Path, cfg: Config) -> Load:
+    """Requests/s of `wrk` against `served`, cycling through the paths in `paths_file`; and the
+    CPU each request cost the server, the database and wrk itself, which share this machine's
+    cores (what a second worker can add depends on what the other two leave it)."""
+    before = cpu_seconds(served)
+    wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(
         [
             "wrk",
@@ -310,23 +369,39 @@ def wrk(base: str, paths_file: Path, cfg: Config) -> Load:
             f"-d{max(1, round(cfg.duration))}s",
             "-s",
             str(ROOT / "bench" / "lookup.lua"),
-            base,
+            served.base,
         ],
         env={**os.environ, "BENCH_LOOKUP_FILE": str(paths_file)},
         capture_output=True,
         text=True,
         check=True,
     ).stdout
+    wrk_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    after = cpu_seconds(served)
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     extra = re.search(r"BENCH non2xx=(\d+) p50_us=(\d+) p95_us=(\d+)", out)
-    if not (rps and extra):
+    count = re.search(r"(\d+) requests in", out)
+    if not (rps and extra and count):
         raise RuntimeError(f"unexpected wrk output:\n{out}")
+    spent = {party: after[party] - before[party] for party in after}
+    spent["load_generator"] = (wrk_after.ru_utime - wrk_before.ru_utime) + (
+        wrk_after.ru_stime - wrk_before.ru_stime
+    )
+    requests = max(int(count.group(1)), 1)
     return Load(
         rps=float(rps.group(1)),
         p50_ms=int(extra.group(2)) / 1000,
         p95_ms=int(extra.group(3)) / 1000,
         non2xx=int(extra.group(1)),
+        cpu_ms={party: seconds * 1000 / requests for party, seconds in spent.items()},
     )
+
+
+def cpu_ms(loads: list[Load]) -> dict[str, float]:
+    """The median CPU milliseconds a request, by party, over `loads`."""
+    parties = loads[0].cpu_ms if loads else {}
+    return {party: round(statistics.median(load.cpu_ms[party] for load in loads), 4)
+            for party in parties}  # fmt: skip
 
 
 async def unique_codes(url: str, limit: int = 2000) -> list[str]:
@@ -369,48 +444,74 @@ def median_rps(loads: list[Load]) -> float:
 def lookups(url: str, backend: str, size: int, codes: list[str], cfg: Config) -> list[Figure]:
     paths_file = LOGS / f"lookup-paths-{backend}-{size}.txt"
     paths_file.write_text("".join(f"/api/v1/items/by-code/{c}\n" for c in codes))
-    figures = []
-    with powercat_server(url) as app, responder_server(url) as bare:
+    with (
+        powercat_server(url) as app,
+        powercat_server(url, workers=2) as app2,
+        responder_server(url) as bare,
+    ):
         # The baseline must answer the same document, or the comparison means nothing.
         for code in codes[:20]:
-            ours = httpx.get(f"{app}/api/v1/items/by-code/{code}").json()
-            theirs = httpx.get(f"{bare}/api/v1/items/by-code/{code}").json()
+            ours = httpx.get(f"{app.base}/api/v1/items/by-code/{code}").json()
+            theirs = httpx.get(f"{bare.base}/api/v1/items/by-code/{code}").json()
             if ours != theirs:
                 raise RuntimeError(f"the baseline answers another document for {code}")
         # The framework's floor: powercat's /healthz, no database, the same middleware and server.
         floor_file = LOGS / "healthz-paths.txt"
         floor_file.write_text("/healthz\n")
+        # One worker and two alternate like the others: each ratio's two sides ran seconds apart.
         loads = alternate(
             cfg,
             {
                 "powercat": lambda: wrk(app, paths_file, cfg),
                 "bare": lambda: wrk(bare, paths_file, cfg),
                 "floor": lambda: wrk(app, floor_file, cfg),
+                "two": lambda: wrk(app2, paths_file, cfg),
             },
         )
     for name, runs in loads.items():
         if any(run.non2xx for run in runs):
             raise RuntimeError(f"{name} answered non-2xx during the lookup benchmark")
     ours, bare_rps = median_rps(loads["powercat"]), median_rps(loads["bare"])
-    figures.append(
+    figures = [
         Figure(
             "lookup by code (HTTP, 1 worker)", backend, size, "req/s", ours, bare_rps,
             "bare asyncpg/aiosqlite responder", "≥ 0.6×", ours / bare_rps >= 0.6,
             {"p95_ms": statistics.median(r.p95_ms for r in loads["powercat"]),
              "baseline_p95_ms": statistics.median(r.p95_ms for r in loads["bare"]),
-             "healthz_rps": median_rps(loads["floor"])},
+             "healthz_rps": median_rps(loads["floor"]),
+             "cpu_ms_per_request": cpu_ms(loads["powercat"]),
+             "baseline_cpu_ms_per_request": cpu_ms(loads["bare"])},
         )
-    )  # fmt: skip
-    with powercat_server(url, workers=2) as app2:
-        two = alternate(cfg, {"two": lambda: wrk(app2, paths_file, cfg)})["two"]
+    ]  # fmt: skip
+    two = median_rps(loads["two"])
     figures.append(
         Figure(
-            "lookup by code, serve --workers 2", backend, size, "req/s", median_rps(two), ours,
+            "lookup by code, serve --workers 2", backend, size, "req/s", two, ours,
             "the same with --workers 1", "> 1× (2 cores, shared with the database and wrk)",
-            median_rps(two) > ours,
+            two > ours, worker_notes(loads["powercat"], loads["two"], ours),
         )
     )  # fmt: skip
     return figures
+
+
+def worker_notes(one: list[Load], two: list[Load], one_rps: float) -> dict[str, Any]:
+    """What bounds a second worker here: the cores, shared by the server, the database and wrk.
+
+    One worker is one process, so at most one core's worth of server CPU a second. Any number of
+    workers together cannot pass cores / (CPU of a request, all parties): that is the machine's
+    ceiling, from the one-worker runs. A second worker can add only the distance between the two.
+    """
+    one_cpu, two_cpu = cpu_ms(one), cpu_ms(two)
+    notes: dict[str, Any] = {
+        "cpu_ms_per_request": {"one_worker": one_cpu, "two_workers": two_cpu},
+        "cores": os.cpu_count(),
+    }
+    per_request = sum(one_cpu.values())
+    if per_request > 0 and os.cpu_count():
+        ceiling = (os.cpu_count() or 1) * 1000 / per_request
+        notes["machine_ceiling_rps"] = round(ceiling, 1)
+        notes["machine_ceiling_over_one_worker"] = round(ceiling / one_rps, 3)
+    return notes
 
 
 # --- search -----------------------------------------------------------------------------------
@@ -535,7 +636,7 @@ async def search(url: str, backend: str, size: int, cfg: Config) -> list[Figure]
     long_terms, short_terms = search_terms(cfg)
     figures = []
     reps = max(1, cfg.rounds)
-    with powercat_server(url) as base, httpx.Client(base_url=base, timeout=120) as client:
+    with powercat_server(url) as app, httpx.Client(base_url=app.base, timeout=120) as client:
         [plain] = latencies(client, [{"limit": 20}], reps * len(long_terms))
         for label, terms, limit_ms in (
             ("search, 3+ characters", long_terms, 50),
@@ -812,7 +913,8 @@ async def feed(url: str, backend: str, size: int, cfg: Config) -> list[Figure]:
     parsing every page, is reported beside it.
     """
     count = min(size, 100_000)
-    with powercat_server(url) as base:
+    with powercat_server(url) as app:
+        base = app.base
         reader, parsing, sql_rates = [], [], []
         for _ in range(max(1, cfg.rounds)):
             reader.append(_reader_feed_rate(base, count))

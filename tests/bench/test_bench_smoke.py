@@ -88,5 +88,17 @@ def test_harness_measures_every_path_on_both_databases(tmp_path: Path) -> None:
                 f"power_type={f['notes']['filters'][1]['power_type']}",
                 "status=withdrawn",
             }, f
+    # What bounds a second worker: each party's CPU a request, and the machine's ceiling.
+    for f in figures:
+        if f["path"] == "lookup by code, serve --workers 2":
+            for workers in ("one_worker", "two_workers"):
+                cpu = f["notes"]["cpu_ms_per_request"][workers]
+                assert cpu["server"] > 0, f
+                assert cpu["load_generator"] > 0, f
+                # SQLite runs inside the server: no database process of its own.
+                assert (cpu["database"] > 0) is (f["backend"] == "postgres"), f
+            one = f["notes"]["cpu_ms_per_request"]["one_worker"]
+            ceiling = f["notes"]["cores"] * 1000 / sum(one.values())
+            assert f["notes"]["machine_ceiling_rps"] == pytest.approx(ceiling, rel=1e-3), f
     # The printed table carries the same figures.
     assert done.stdout.count("lookup by code (HTTP, 1 worker)") == 2
