@@ -24,6 +24,7 @@ The middleware (request id, timeout, rate limit, body size, CORS) wraps both ali
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import parse_qsl
 
 import asyncpg
@@ -34,12 +35,16 @@ from starlette.types import Receive, Scope, Send
 
 from app.api.etags import IF_NONE_MATCH_MAX_LENGTH
 from app.api.responses import item_response
+from app.enums import KeyScope
 from app.schemas.items import CODE_PATTERN
-from app.services import items
+from app.services import items, keys
 from app.settings import get_settings
 
 PATH = "/api/v1/items/by-code/{local_code}"
 SCOPE_KEY = "powercat.lookup"  # what matches() read of a plain lookup, for handle()
+DECLINED_KEY = "powercat.lookup.declined"  # handle() passed the request on: match nothing now
+# (code, sub-item code, If-None-Match, bearer token) of a plain lookup
+Lookup = tuple[str, str | None, str | None, str | None]
 _CODE = re.compile(CODE_PATTERN)
 
 
@@ -52,6 +57,8 @@ class FastLookupRoute(Route):
         self._app = app
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope.get(DECLINED_KEY):
+            return Match.NONE, {}
         match, child = super().matches(scope)
         if match is not Match.FULL:
             return Match.NONE, {}
@@ -60,56 +67,91 @@ class FastLookupRoute(Route):
             return Match.NONE, {}
         return match, {**child, SCOPE_KEY: lookup}
 
-    def _plain(self, scope: Scope, code: str) -> tuple[str, str | None, str | None] | None:
-        """(code, sub_code, If-None-Match) of a plain lookup; None for anything else."""
-        # POWERCAT_PUBLIC_READ as require_reader reads it: the process-wide settings.
-        public = get_settings().public_read
-        if scope["method"] != "GET" or not public or self._app.dependency_overrides:
+    def _plain(self, scope: Scope, code: str) -> Lookup | None:
+        """(code, sub_code, If-None-Match, bearer token) of a plain lookup; None for anything
+        else."""
+        if scope["method"] != "GET" or self._app.dependency_overrides:
             return None
         if not _CODE.fullmatch(code):
             return None
         if_none_match: str | None = None
+        token: str | None = None
         for name, value in scope["headers"]:
             if name == b"authorization":
-                return None
+                # A bearer token as get_principal reads one; anything else (another scheme, no
+                # token, the header twice) is the documented route's to refuse.
+                scheme, _, given = value.decode("latin-1").partition(" ")
+                if token is not None or scheme.lower() != "bearer" or not given.strip():
+                    return None
+                token = given.strip()
             if name == b"if-none-match":
                 if if_none_match is not None or len(value) > IF_NONE_MATCH_MAX_LENGTH:
                     return None
                 if_none_match = value.decode("latin-1")
+        # POWERCAT_PUBLIC_READ as require_reader reads it: the process-wide settings. Closed to
+        # the public, a lookup without a key is the documented route's 401.
+        if token is None and not get_settings().public_read:
+            return None
         query = scope["query_string"]
         if not query:
-            return code, None, if_none_match
+            return code, None, if_none_match, token
         try:
             pairs = parse_qsl(query.decode("ascii"), keep_blank_values=True, strict_parsing=True)
         except (UnicodeDecodeError, ValueError):
             return None
         if len(pairs) == 1 and pairs[0][0] == "sub_code" and _CODE.fullmatch(pairs[0][1]):
-            return code, pairs[0][1], if_none_match
+            return code, pairs[0][1], if_none_match, token
         return None
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Plain ASGI, not a request/response endpoint: no Request object and no per-route
         # exception wrapper around `send`. The service's errors go on to the app's
         # ExceptionMiddleware, whose handlers make the same problems.
-        code, sub_code, if_none_match = scope[SCOPE_KEY]
-        engine: AsyncEngine = scope["state"]["lookup_engine"]
-        pool: asyncpg.Pool | None = scope["state"]["lookup_pool"]
+        code, sub_code, if_none_match, token = scope[SCOPE_KEY]
+        state = scope["state"]
+        engine: AsyncEngine = state["lookup_engine"]
+        pool: asyncpg.Pool | None = state["lookup_pool"]
+        document: dict[str, Any] | None = None
         if pool is None:  # SQLite
             async with engine.connect() as connection:
-                document = await items.get_document_by_code_on(
-                    connection, local_code=code, sub_code=sub_code
-                )
+                if token is None or _may_read_here(
+                    await keys.read_scope_on(connection, token=token), state
+                ):
+                    document = await items.get_document_by_code_on(
+                        connection, local_code=code, sub_code=sub_code
+                    )
         else:
             try:
-                async with pool.acquire(timeout=scope["state"]["lookup_pool_timeout"]) as driver:
-                    document = await items.get_document_by_code_on_driver(
-                        driver, engine.dialect, local_code=code, sub_code=sub_code
-                    )
+                async with pool.acquire(timeout=state["lookup_pool_timeout"]) as driver:
+                    if token is None or _may_read_here(
+                        await keys.read_scope_on_driver(driver, engine.dialect, token=token),
+                        state,
+                    ):
+                        document = await items.get_document_by_code_on_driver(
+                            driver, engine.dialect, local_code=code, sub_code=sub_code
+                        )
             except _UNAVAILABLE as exc:
                 # What SQLAlchemy would have wrapped as a lost connection or a pool timeout:
                 # the same 503 problem (app/api/problems.py answers ConnectionError with it).
                 raise ConnectionError(f"database unavailable: {type(exc).__name__}") from exc
+        if document is None:
+            await self.decline(scope, receive, send)
+            return
         await item_response(document, if_none_match, by_code=True)(scope, receive, send)
+
+    async def decline(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Hand the request on to the documented route, as if this route had not matched it: a
+        key that did not verify (its 401), or one that must read the primary."""
+        scope[DECLINED_KEY] = True
+        await self._app.router(scope, receive, send)
+
+
+def _may_read_here(key_scope: KeyScope | None, state: Any) -> bool:
+    """Whether a key's read is this route's: the key is live, and the lookup's database is the
+    one it reads. With a replica (POWERCAT_READ_DATABASE_URL) the lookups read it, and keys
+    that write read the primary (app/api/deps.py _reads_replica): those go to the documented
+    route."""
+    return key_scope is not None and (state["read_engine"] is None or key_scope == KeyScope.READ)
 
 
 # A connection that cannot be had (refused, timed out, the pool's wait: TimeoutError is an

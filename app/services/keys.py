@@ -8,10 +8,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Select, bindparam, select
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from app.db.driver import DriverQuery
 from app.enums import KeyScope
 from app.errors import InvalidInputError, NotFoundError
 from app.models import Agency, ApiKey, ApiKeyAgency
@@ -167,9 +170,49 @@ async def revoke(session: AsyncSession, *, key_id: int, actor: Actor = SETUP_ACT
     return _info(key, [])
 
 
+# The scope of the live key with a token's hash: what a read needs to know of its key.
+_LIVE_KEY = DriverQuery(
+    cast(
+        "Select[Any]",
+        select(ApiKey.id, ApiKey.scope).where(
+            ApiKey.key_hash == bindparam("key_hash"), ApiKey.revoked_at.is_(None)
+        ),
+    )
+)
+
+
+def _well_formed(token: str) -> bool:
+    return token.startswith(TOKEN_PREFIX) and len(token) <= 200
+
+
+def _live_scope(rows: list[dict[str, Any]]) -> KeyScope | None:
+    if not rows:
+        return None
+    if (verification := _VERIFICATION.get()) is not None:
+        verification.key_id = rows[0]["id"]
+    return KeyScope(rows[0]["scope"])
+
+
+async def read_scope_on(connection: AsyncConnection, *, token: str) -> KeyScope | None:
+    """The scope of the live key a bearer token proves, None for none: what a read needs of a key
+    (authenticate() also loads a key's agencies, for writes). On a connection of its own, as the
+    lookup's fast route reads on SQLite."""
+    if not _well_formed(token):
+        return None
+    return _live_scope(await _LIVE_KEY.fetch(connection, {"key_hash": hash_token(token)}))
+
+
+async def read_scope_on_driver(driver: Any, dialect: Dialect, *, token: str) -> KeyScope | None:
+    """read_scope_on, on a bare connection of the driver pool (the fast route's, on PostgreSQL)."""
+    if not _well_formed(token):
+        return None
+    params = {"key_hash": hash_token(token)}
+    return _live_scope(await _LIVE_KEY.fetch_on_driver(driver, dialect, params))
+
+
 async def authenticate(session: AsyncSession, *, token: str) -> Actor | None:
     """The actor a bearer token stands for; None for an unknown or revoked token."""
-    if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+    if not _well_formed(token):
         return None
     key = await session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_token(token)))
     if key is None or key.revoked_at is not None:

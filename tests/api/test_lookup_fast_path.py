@@ -43,6 +43,8 @@ class Catalogue:
         self.sub_code = ""
         self.withdrawn_code = ""
         self.read_key = ""
+        self.write_key = ""
+        self.revoked_key = ""
 
 
 @pytest.fixture
@@ -80,6 +82,13 @@ async def catalogue(tmp_path: Path, worker_id: str) -> AsyncIterator[Catalogue]:
         _, cat.read_key = await keys.create(
             s, name="fast path", scope=KeyScope.READ, agency_names=[]
         )
+        _, cat.write_key = await keys.create(
+            s, name="fast path writer", scope=KeyScope.ADMIN, agency_names=[]
+        )
+        revoked, cat.revoked_key = await keys.create(
+            s, name="fast path, revoked", scope=KeyScope.READ, agency_names=[]
+        )
+        await keys.revoke(s, key_id=revoked.id)
     await engine.dispose()
     yield cat
     await asyncio.to_thread(drop_database, url)
@@ -100,6 +109,19 @@ class Counter:
             await original(route, scope, receive, send)
 
         monkeypatch.setattr(FastLookupRoute, "handle", counted)
+
+    @staticmethod
+    def count_declines(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+        """The paths the fast route handed on to the documented route, in order."""
+        declined: list[str] = []
+        original = FastLookupRoute.decline
+
+        async def counted(route: FastLookupRoute, scope: Any, receive: Any, send: Any) -> None:
+            declined.append(scope["path"])
+            await original(route, scope, receive, send)
+
+        monkeypatch.setattr(FastLookupRoute, "decline", counted)
+        return declined
 
 
 @pytest.fixture
@@ -180,9 +202,11 @@ async def test_other_requests_fall_through_to_the_documented_route(
     catalogue: Catalogue, counter: Counter
 ) -> None:
     code = catalogue.unique_code
+    key = catalogue.read_key
     cases: list[tuple[str, str, dict[str, str], int]] = [
-        ("GET", BY_CODE + code, {"Authorization": f"Bearer {catalogue.read_key}"}, 200),
-        ("GET", BY_CODE + code, {"Authorization": "Bearer pck_not_a_key"}, 401),
+        ("GET", BY_CODE + code, {"Authorization": f"Basic {key}"}, 401),
+        ("GET", BY_CODE + code, {"Authorization": "Bearer "}, 401),
+        ("GET", BY_CODE + code + f"?release=none&x={key}", {"Authorization": f"Bearer {key}"}, 404),
         ("GET", BY_CODE + code + "?release=no-such-release", {}, 404),
         ("GET", BY_CODE + code + "?unknown=1", {}, 200),
         ("GET", BY_CODE + code + "?sub_code=short", {}, 422),
@@ -197,6 +221,72 @@ async def test_other_requests_fall_through_to_the_documented_route(
         assert fast.status_code == status, (url, fast.text)
         same_answer(fast, documented)
     assert counter.calls == 0
+
+
+async def test_lookups_with_a_key_take_the_fast_route_when_it_verifies(
+    catalogue: Catalogue, counter: Counter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A live key's lookups are answered here, as integrators with keys make them; a key that
+    does not verify is passed on, and the documented route refuses it as before."""
+    declined = counter.count_declines(monkeypatch)
+    code = catalogue.unique_code
+    cases = [
+        ({"Authorization": f"Bearer {catalogue.read_key}"}, 200, False),
+        ({"Authorization": f"bearer  {catalogue.read_key} "}, 200, False),
+        ({"Authorization": f"Bearer {catalogue.revoked_key}"}, 401, True),
+        ({"Authorization": "Bearer pck_not_a_key"}, 401, True),
+        ({"Authorization": "Bearer not_even_the_prefix"}, 401, True),
+    ]
+    for headers, status, passed_on in cases:
+        before = len(declined)
+        fast, documented = await both(catalogue.settings, "GET", BY_CODE + code, headers)
+        assert fast.status_code == status, (headers, fast.text)
+        same_answer(fast, documented)
+        assert len(declined) - before == int(passed_on), headers
+    assert counter.calls == len(cases)
+    # Closed to the public, a key still reads here.
+    monkeypatch.setattr(get_settings(), "public_read", False)
+    headers = {"Authorization": f"Bearer {catalogue.read_key}"}
+    fast, documented = await both(catalogue.settings, "GET", BY_CODE + code, headers)
+    assert fast.status_code == 200
+    same_answer(fast, documented)
+    assert counter.calls == len(cases) + 1
+
+
+async def test_a_lookup_with_a_key_counts_against_the_keys_rate_limit(
+    catalogue: Catalogue, counter: Counter
+) -> None:
+    # The limiter charges a key's requests to the key once it has verified (its first request
+    # in a worker counts against the address): the fast route must report the key it verified,
+    # or every one of them would use up the address's bucket.
+    settings = catalogue.settings.model_copy(update={"rate_limit_per_minute": 2})
+    headers = {"Authorization": f"Bearer {catalogue.read_key}"}
+    async with lifespan_client(create_app(settings)) as c:
+        answers = [(await c.get(BY_CODE + catalogue.unique_code, headers=headers)).status_code
+                   for _ in range(4)]  # fmt: skip
+        anonymous = (await c.get(BY_CODE + catalogue.unique_code)).status_code
+    assert answers == [200, 200, 200, 429]  # one from the address's 2, then the key's 2
+    assert anonymous == 200  # the address's second
+    assert counter.calls == 4
+
+
+async def test_with_a_replica_keys_that_write_read_the_primary(
+    catalogue: Catalogue, counter: Counter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read keys read the replica on the fast route; write and admin keys expect to see their own
+    writes, so the documented route reads the primary for them (deps._reads_replica)."""
+    declined = counter.count_declines(monkeypatch)
+    settings = catalogue.settings.model_copy(
+        update={"read_database_url": catalogue.settings.database_url}
+    )
+    async with lifespan_client(create_app(settings)) as c:
+        for key, passed_on in ((catalogue.read_key, 0), (catalogue.write_key, 1)):
+            r = await c.get(
+                BY_CODE + catalogue.unique_code, headers={"Authorization": f"Bearer {key}"}
+            )
+            assert r.status_code == 200, r.text
+            assert len(declined) == passed_on
+    assert counter.calls == 2
 
 
 async def test_reads_closed_to_the_public_fall_through_to_the_key_check(
