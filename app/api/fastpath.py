@@ -7,8 +7,12 @@ the ORM session's begin, connection and commit. The target is a lookup at 0.6 ×
 bare driver-and-JSON responder, which leaves no room for that.
 
 So a plain lookup, the overwhelming case, is answered by this route, placed ahead of the
-documented one: GET, no key, reads open to the public, no `release`, no parameter this path does
-not read, a code and sub-item code the schema accepts, at most one If-None-Match of legal size.
+documented one: GET, no `release`, no parameter this path does not read, a code and sub-item code
+the schema accepts, at most one If-None-Match of legal size, and either no key (reads open to the
+public) or one bearer token. A token is checked here by one query on the lookup's connection
+(the live key's scope; the rate limiter is told the key, as get_principal tells it); a token that
+does not verify, and with a replica a key that writes (it reads the primary), are passed on to
+the documented route, which answers as it always has.
 It runs the documented route's query and response builder (`item_response`) as a plain ASGI
 handler: on PostgreSQL on a connection of a bare asyncpg pool made on the read side's database
 (`engine.create_driver_pool`: SQLAlchemy's async checkout alone was a fifth of a lookup), on
