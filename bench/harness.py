@@ -33,9 +33,9 @@ from sqlalchemy import ColumnElement, func, make_url, or_, select, text
 from app.db import migrations
 from app.db.dialect import ITEM_SEARCH_FIELDS
 from app.db.engine import create_engine, create_sessionmaker
-from app.enums import ItemStatus
+from app.enums import ItemStatus, KeyScope
 from app.models import Change, Item
-from app.services import imports
+from app.services import imports, keys
 from app.services.revisions import Actor
 from app.services.validation import runner
 from app.settings import Settings
@@ -355,7 +355,7 @@ def cpu_seconds(served: Served) -> dict[str, float]:
     }
 
 
-def wrk(served: Served, paths_file: Path, cfg: Config) -> Load:
+def wrk(served: Served, paths_file: Path, cfg: Config, key: str = "") -> Load:
     """Requests/s of `wrk` against `served`, cycling through the paths in `paths_file`; and the
     CPU each request cost the server, the database and wrk itself, which share this machine's
     cores (what a second worker can add depends on what the other two leave it)."""
@@ -371,7 +371,7 @@ def wrk(served: Served, paths_file: Path, cfg: Config) -> Load:
             str(ROOT / "bench" / "lookup.lua"),
             served.base,
         ],
-        env={**os.environ, "BENCH_LOOKUP_FILE": str(paths_file)},
+        env={**os.environ, "BENCH_LOOKUP_FILE": str(paths_file), "BENCH_KEY": key},
         capture_output=True,
         text=True,
         check=True,
@@ -441,7 +441,24 @@ def median_rps(loads: list[Load]) -> float:
     return statistics.median(load.rps for load in loads)
 
 
-def lookups(url: str, backend: str, size: int, codes: list[str], cfg: Config) -> list[Figure]:
+async def read_key(url: str) -> str:
+    """A new read-scope API key of the bench's (keys are never deleted, only revoked)."""
+    engine = create_engine(Settings(database_url=url))
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            _, token = await keys.create(
+                session, name="bench lookups", scope=KeyScope.READ, agency_names=[]
+            )
+            return token
+    finally:
+        await engine.dispose()
+
+
+def lookups(
+    url: str, backend: str, size: int, codes: list[str], key: str, cfg: Config
+) -> list[Figure]:
+    """Lookups without a key and with `key` (read scope), one worker and two, and the bare
+    responder and /healthz beside them, in alternating rounds."""
     paths_file = LOGS / f"lookup-paths-{backend}-{size}.txt"
     paths_file.write_text("".join(f"/api/v1/items/by-code/{c}\n" for c in codes))
     with (
@@ -466,6 +483,7 @@ def lookups(url: str, backend: str, size: int, codes: list[str], cfg: Config) ->
                 "bare": lambda: wrk(bare, paths_file, cfg),
                 "floor": lambda: wrk(app, floor_file, cfg),
                 "two": lambda: wrk(app2, paths_file, cfg),
+                "keyed": lambda: wrk(app, paths_file, cfg, key),
             },
         )
     for name, runs in loads.items():
@@ -483,6 +501,15 @@ def lookups(url: str, backend: str, size: int, codes: list[str], cfg: Config) ->
              "baseline_cpu_ms_per_request": cpu_ms(loads["bare"])},
         )
     ]  # fmt: skip
+    keyed = median_rps(loads["keyed"])
+    figures.append(
+        Figure(
+            "lookup by code with a read key (HTTP, 1 worker)", backend, size, "req/s", keyed,
+            ours, "the same without a key", "", None,
+            {"p95_ms": statistics.median(r.p95_ms for r in loads["keyed"]),
+             "cpu_ms_per_request": cpu_ms(loads["keyed"])},
+        )
+    )  # fmt: skip
     two = median_rps(loads["two"])
     figures.append(
         Figure(
@@ -978,7 +1005,8 @@ async def run_one(backend: str, size: int, cfg: Config) -> list[Figure]:
         )  # fmt: skip
     if "lookup" in wanted:
         say(f"{backend} {size:,}: lookups")
-        figures += lookups(url, backend, size, await unique_codes(url), cfg)
+        codes, key = await unique_codes(url), await read_key(url)
+        figures += lookups(url, backend, size, codes, key, cfg)
     if "search" in wanted:
         say(f"{backend} {size:,}: search")
         figures += await search(url, backend, size, cfg)

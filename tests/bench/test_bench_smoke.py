@@ -23,6 +23,7 @@ EXPECTED_PATHS = {
     "import (rows/s)",
     "validation run (full catalogue)",
     "lookup by code (HTTP, 1 worker)",
+    "lookup by code with a read key (HTTP, 1 worker)",
     "lookup by code, serve --workers 2",
     "search, 3+ characters, p95 of the first page",
     "search, 1–2 characters, p95 of the first page",
