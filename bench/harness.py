@@ -529,13 +529,15 @@ def worker_notes(one: list[Load], two: list[Load], one_rps: float) -> dict[str, 
     ceiling, from the one-worker runs. A second worker can add only the distance between the two.
     """
     one_cpu, two_cpu = cpu_ms(one), cpu_ms(two)
+    # The cores this process may run on (a CPU limit or affinity set), not the host's count.
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     notes: dict[str, Any] = {
         "cpu_ms_per_request": {"one_worker": one_cpu, "two_workers": two_cpu},
-        "cores": os.cpu_count(),
+        "cores": cores,
     }
     per_request = sum(one_cpu.values())
-    if per_request > 0 and os.cpu_count():
-        ceiling = (os.cpu_count() or 1) * 1000 / per_request
+    if per_request > 0 and cores:
+        ceiling = cores * 1000 / per_request
         notes["machine_ceiling_rps"] = round(ceiling, 1)
         notes["machine_ceiling_over_one_worker"] = round(ceiling / one_rps, 3)
     return notes

@@ -9,10 +9,11 @@ bare driver-and-JSON responder, which leaves no room for that.
 So a plain lookup, the overwhelming case, is answered by this route, placed ahead of the
 documented one: GET, no `release`, no parameter this path does not read, a code and sub-item code
 the schema accepts, at most one If-None-Match of legal size, and either no key (reads open to the
-public) or one bearer token. A token is checked here by one query on the lookup's connection
-(the live key's scope; the rate limiter is told the key, as get_principal tells it); a token that
-does not verify, and with a replica a key that writes (it reads the primary), are passed on to
-the documented route, which answers as it always has.
+public) or one bearer token and no replica. A token is checked here by one query on the
+lookup's connection (the live key's scope; the rate limiter is told the key, as get_principal
+tells it); a token that does not verify is passed on to the documented route, which answers as
+it always has. Behind a replica (POWERCAT_READ_DATABASE_URL) keyed lookups stay with the
+documented route: it checks keys on the primary, where revocations land first.
 It runs the documented route's query and response builder (`item_response`) as a plain ASGI
 handler: on PostgreSQL on a connection of a bare asyncpg pool made on the read side's database
 (`engine.create_driver_pool`: SQLAlchemy's async checkout alone was a fifth of a lookup), on
@@ -39,7 +40,6 @@ from starlette.types import Receive, Scope, Send
 
 from app.api.etags import IF_NONE_MATCH_MAX_LENGTH
 from app.api.responses import item_response
-from app.enums import KeyScope
 from app.schemas.items import CODE_PATTERN
 from app.services import items, keys
 from app.settings import get_settings
@@ -96,6 +96,10 @@ class FastLookupRoute(Route):
         # the public, a lookup without a key is the documented route's 401.
         if token is None and not get_settings().public_read:
             return None
+        # Behind a replica this route reads the replica, but keys are checked on the primary,
+        # where a revocation lands first (a lagging replica would still honour a revoked key).
+        if token is not None and scope.get("state", {}).get("read_engine") is not None:
+            return None
         query = scope["query_string"]
         if not query:
             return code, None, if_none_match, token
@@ -118,18 +122,15 @@ class FastLookupRoute(Route):
         document: dict[str, Any] | None = None
         if pool is None:  # SQLite
             async with engine.connect() as connection:
-                if token is None or _may_read_here(
-                    await keys.read_scope_on(connection, token=token), state
-                ):
+                if token is None or await keys.read_scope_on(connection, token=token):
                     document = await items.get_document_by_code_on(
                         connection, local_code=code, sub_code=sub_code
                     )
         else:
             try:
                 async with pool.acquire(timeout=state["lookup_pool_timeout"]) as driver:
-                    if token is None or _may_read_here(
-                        await keys.read_scope_on_driver(driver, engine.dialect, token=token),
-                        state,
+                    if token is None or await keys.read_scope_on_driver(
+                        driver, engine.dialect, token=token
                     ):
                         document = await items.get_document_by_code_on_driver(
                             driver, engine.dialect, local_code=code, sub_code=sub_code
@@ -145,17 +146,9 @@ class FastLookupRoute(Route):
 
     async def decline(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Hand the request on to the documented route, as if this route had not matched it: a
-        key that did not verify (its 401), or one that must read the primary."""
+        key that did not verify, whose 401 is that route's to answer."""
         scope[DECLINED_KEY] = True
         await self._app.router(scope, receive, send)
-
-
-def _may_read_here(key_scope: KeyScope | None, state: Any) -> bool:
-    """Whether a key's read is this route's: the key is live, and the lookup's database is the
-    one it reads. With a replica (POWERCAT_READ_DATABASE_URL) the lookups read it, and keys
-    that write read the primary (app/api/deps.py _reads_replica): those go to the documented
-    route."""
-    return key_scope is not None and (state["read_engine"] is None or key_scope == KeyScope.READ)
 
 
 # A connection that cannot be had (refused, timed out, the pool's wait: TimeoutError is an

@@ -13,6 +13,7 @@ import orjson
 from sqlalchemy import make_url
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -236,10 +237,13 @@ async def one_snapshot(session: AsyncSession) -> AsyncIterator[None]:
     is taken, so a request still holds at most one. A session already inside a transaction is
     left to it, and SQLite's read transaction is one snapshot by itself.
 
-    The transaction is the driver's own, begun and ended here (SQLAlchemy's begins only when
-    autocommit is off, and its isolation cannot change once the session holds the connection).
-    It always ends before the connection goes back to the pool: shielded from cancellation, and
-    if the rollback fails the connection is discarded rather than returned inside it.
+    The BEGIN and ROLLBACK are sent as statements of the autocommit connection (SQLAlchemy
+    begins a transaction of its own only when autocommit is off, and cannot change the isolation
+    of a connection a session already holds). Sent through SQLAlchemy, a lost connection is
+    the same error as on any statement (a 503; the pool recycled). The transaction must end
+    before the connection goes back to the pool, shared with writers: its end is shielded from
+    cancellation, and a connection whose BEGIN or ROLLBACK did not complete (an error, a
+    cancellation in flight) is discarded rather than returned, since its state is unknown.
     """
     connection = await session.connection()
     if connection.dialect.name != "postgresql":
@@ -251,17 +255,34 @@ async def one_snapshot(session: AsyncSession) -> AsyncIterator[None]:
     if not adapter.autocommit or driver.is_in_transaction():
         yield
         return
-    transaction = driver.transaction(isolation="repeatable_read", readonly=True)
-    await transaction.start()
+    try:
+        await connection.exec_driver_sql("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    except BaseException:
+        await _discard(connection)
+        raise
     try:
         yield
-    finally:
-        with anyio.CancelScope(shield=True):
-            try:
-                await transaction.rollback()  # read only: nothing to commit
-            except BaseException:
-                await connection.invalidate()
+    except BaseException:
+        await _end_snapshot(connection, failed=True)  # the block's own error is the one to raise
+        raise
+    await _end_snapshot(connection, failed=False)
+
+
+async def _end_snapshot(connection: AsyncConnection, *, failed: bool) -> None:
+    with anyio.CancelScope(shield=True):
+        try:
+            await connection.exec_driver_sql("ROLLBACK")  # read only: nothing to commit
+        except BaseException:
+            await _discard(connection)
+            if not failed:
                 raise
+
+
+async def _discard(connection: AsyncConnection) -> None:
+    """Close the connection instead of returning it to the pool (once SQLAlchemy has not)."""
+    with anyio.CancelScope(shield=True):
+        if not connection.invalidated:
+            await connection.invalidate()
 
 
 def backend_name(engine: AsyncEngine) -> str:

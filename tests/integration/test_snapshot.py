@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -93,6 +94,31 @@ async def test_the_block_ends_its_transaction_when_it_fails(
     await _add_item(writer, 3)
     # The pool's one connection again: were it still in the block's transaction, this read
     # would see the old state.
+    async with create_read_sessionmaker(reader)() as session:
+        assert await session.scalar(ITEM_COUNT) == 3
+
+
+async def test_a_cancelled_block_leaves_its_connection_clean(
+    engines: tuple[AsyncEngine, AsyncEngine],
+) -> None:
+    # A request cancelled mid-page (a client gone, the request timeout): the pool's only
+    # connection must come back out of the page's transaction, or every later read on it
+    # would see the old state.
+    reader, writer = engines
+    inside = asyncio.Event()
+
+    async def page() -> None:
+        async with create_read_sessionmaker(reader)() as session, one_snapshot(session):
+            assert await session.scalar(ITEM_COUNT) == 2
+            inside.set()
+            await asyncio.sleep(60)
+
+    task = asyncio.create_task(page())
+    await inside.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await _add_item(writer, 3)
     async with create_read_sessionmaker(reader)() as session:
         assert await session.scalar(ITEM_COUNT) == 3
 
