@@ -127,10 +127,10 @@ async def get_principal(request: Request, session: SessionDep) -> Actor | None:
     authorization = request.headers.get("authorization")
     if authorization is None:
         return None
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = keys.bearer_token(authorization)
+    if token is None:
         raise UnauthorizedError("use Authorization: Bearer <API key>")
-    found = await keys.authenticate(session, token=token.strip())
+    found = await keys.authenticate(session, token=token)
     if found is None:
         raise UnauthorizedError("the API key is not valid or has been revoked")
     return replace(found, request_id=request.headers.get("x-request-id"))

@@ -84,10 +84,11 @@ class FastLookupRoute(Route):
             if name == b"authorization":
                 # A bearer token as get_principal reads one; anything else (another scheme, no
                 # token, the header twice) is the documented route's to refuse.
-                scheme, _, given = value.decode("latin-1").partition(" ")
-                if token is not None or scheme.lower() != "bearer" or not given.strip():
+                if token is not None:
                     return None
-                token = given.strip()
+                token = keys.bearer_token(value.decode("latin-1"))
+                if token is None:
+                    return None
             if name == b"if-none-match":
                 if if_none_match is not None or len(value) > IF_NONE_MATCH_MAX_LENGTH:
                     return None

@@ -181,6 +181,15 @@ _LIVE_KEY = DriverQuery(
 )
 
 
+def bearer_token(authorization: str) -> str | None:
+    """The token of an `Authorization: Bearer <token>` value (scheme in any case, spaces around
+    the token dropped); None for another scheme or no token."""
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
 def _well_formed(token: str) -> bool:
     return token.startswith(TOKEN_PREFIX) and len(token) <= 200
 
