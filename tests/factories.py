@@ -60,6 +60,13 @@ async def insert_agency_items(
         ),
         {"now": now},
     )
+    await insert_items(conn, items, now=now)
+
+
+async def insert_items(
+    conn: AsyncConnection | AsyncSession, items: Sequence[dict[str, Any]], *, now: datetime
+) -> None:
+    """`items` of agency 1 (insert_agency_items wrote it), as insert_agency_items writes them."""
     rows = [
         {
             "id": item["id"],

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import string
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -444,6 +445,26 @@ def migrated_scratch_url(scratch_url: str) -> str:
     return scratch_url
 
 
+@contextlib.asynccontextmanager
+async def _committing_after_first_window(
+    engine: AsyncEngine, change: Any
+) -> AsyncIterator[tuple[AsyncSession, list[str]]]:
+    """A read session, as requests get one, on which another connection commits `change` right
+    after the first statement that reads a search window; and that statement, once it ran."""
+    fired: list[str] = []
+    async with engine.connect() as writer, create_read_sessionmaker(engine)() as session:
+        connection = await session.connection()
+
+        def commit_change(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+            if "search_window" in statement and not fired:
+                fired.append(statement)
+                await_only(writer.execute(change))
+                await_only(writer.commit())
+
+        event.listen(connection.sync_connection, "after_cursor_execute", commit_change)
+        yield session, fired
+
+
 class TestSearchReadsOneState:
     """A search sees one state of the catalogue, on the read sessions requests get.
 
@@ -477,18 +498,8 @@ class TestSearchReadsOneState:
                     ],
                     now=NOW,
                 )
-            changed: list[str] = []
-            async with engine.connect() as writer, create_read_sessionmaker(engine)() as session:
-                connection = await session.connection()
-
-                def change_status(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-                    if "search_window" in statement and not changed:
-                        changed.append(statement)
-                        change = update(Item).where(Item.id == 2).values(status=status_after)
-                        await_only(writer.execute(change))
-                        await_only(writer.commit())
-
-                event.listen(connection.sync_connection, "after_cursor_execute", change_status)
+            change = update(Item).where(Item.id == 2).values(status=status_after)
+            async with _committing_after_first_window(engine, change) as (session, changed):
                 keys = await search_page(
                     session,
                     filtered=lambda stmt: stmt.where(Item.status == ItemStatus.ACTIVE),
@@ -522,18 +533,8 @@ class TestSearchReadsOneState:
                     + [{"id": 4, "name": "对第4项兹依事项的处罚", "legal_basis": "《兹依条例》"}],
                     now=NOW,
                 )
-            renamed: list[str] = []
-            async with engine.connect() as writer, create_read_sessionmaker(engine)() as session:
-                connection = await session.connection()
-
-                def rename(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-                    if "search_window" in statement and not renamed:
-                        renamed.append(statement)
-                        change = update(Item).where(Item.id == 4).values(name="对第4项事项的处罚")
-                        await_only(writer.execute(change))
-                        await_only(writer.commit())
-
-                event.listen(connection.sync_connection, "after_cursor_execute", rename)
+            rename = update(Item).where(Item.id == 4).values(name="对第4项事项的处罚")
+            async with _committing_after_first_window(engine, rename) as (session, renamed):
                 page = await list_items(
                     session, filters=ItemFilter(q="兹依"), limit=3, cursor=None, secret="s"
                 )

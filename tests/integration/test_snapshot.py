@@ -16,7 +16,7 @@ from app.db.engine import create_engine, create_read_sessionmaker, one_snapshot
 from app.models import Item
 from app.settings import Settings
 from tests.dbutil import drop_database, fresh_database
-from tests.factories import insert_agency_items
+from tests.factories import insert_agency_items, insert_items
 
 NOW = datetime(2026, 12, 7, tzinfo=UTC)
 ITEM_COUNT = select(func.count()).select_from(Item)
@@ -50,13 +50,15 @@ async def engines(url: str) -> AsyncIterator[tuple[AsyncEngine, AsyncEngine]]:
 
 async def _add_item(writer: AsyncEngine, item_id: int) -> None:
     async with writer.begin() as conn:
-        await conn.execute(
-            text(
-                "INSERT INTO item (id, agency_id, name, legal_citations, status, version,"
-                " created_at, updated_at) VALUES (:id, 1, '丙', '[]', 'active', 1, :now, :now)"
-            ),
-            {"id": item_id, "now": NOW},
-        )
+        await insert_items(conn, [{"id": item_id, "name": "丙"}], now=NOW)
+
+
+async def _the_pool_reads_a_new_item(reader: AsyncEngine, writer: AsyncEngine) -> None:
+    """The reader's one pooled connection sees an item committed now: were it still inside an
+    earlier block's transaction, it would see the old state."""
+    await _add_item(writer, 3)
+    async with create_read_sessionmaker(reader)() as session:
+        assert await session.scalar(ITEM_COUNT) == 3
 
 
 async def test_the_block_reads_one_state_on_the_connection_already_held(
@@ -91,11 +93,7 @@ async def test_the_block_ends_its_transaction_when_it_fails(
 
         with pytest.raises(LookupError):
             await read_then_fail()
-    await _add_item(writer, 3)
-    # The pool's one connection again: were it still in the block's transaction, this read
-    # would see the old state.
-    async with create_read_sessionmaker(reader)() as session:
-        assert await session.scalar(ITEM_COUNT) == 3
+    await _the_pool_reads_a_new_item(reader, writer)
 
 
 async def test_a_cancelled_block_leaves_its_connection_clean(
@@ -118,9 +116,7 @@ async def test_a_cancelled_block_leaves_its_connection_clean(
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    await _add_item(writer, 3)
-    async with create_read_sessionmaker(reader)() as session:
-        assert await session.scalar(ITEM_COUNT) == 3
+    await _the_pool_reads_a_new_item(reader, writer)
 
 
 async def test_a_session_inside_a_transaction_keeps_its_own(
