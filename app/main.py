@@ -12,12 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from app import __version__
 from app.api import fastpath, problems
-from app.api.middleware import (
-    BodyLimitMiddleware,
-    RateLimitMiddleware,
-    RequestContextMiddleware,
-    TimeoutMiddleware,
-)
+from app.api.middleware import EdgeMiddleware
 from app.api.routes import api_router, docs, health
 from app.db.engine import (
     create_driver_pool,
@@ -101,7 +96,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def _install_middleware(app: FastAPI, settings: Settings) -> None:
-    """The last added runs first: request id and headers, timeout, rate limit, size, CORS."""
+    """The edge (request id and headers, URL check, rate limit, body size, timeout), then CORS.
+    The last added runs first."""
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -122,7 +118,9 @@ def _install_middleware(app: FastAPI, settings: Settings) -> None:
         # Uploads are files; everything else is a JSON document.
         return settings.max_upload_bytes if path.endswith("/imports") else settings.max_body_bytes
 
-    app.add_middleware(BodyLimitMiddleware, limit_for=limit_for)
-    app.add_middleware(RateLimitMiddleware, per_minute=settings.rate_limit_per_minute)
-    app.add_middleware(TimeoutMiddleware, seconds=settings.request_timeout_s)
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(
+        EdgeMiddleware,
+        per_minute=settings.rate_limit_per_minute,
+        timeout_s=settings.request_timeout_s,
+        limit_for=limit_for,
+    )

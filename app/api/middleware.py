@@ -1,7 +1,4 @@
-"""Pure ASGI middleware: request ids, security headers, body-size limits, rate limits, timeouts.
-
-Pure ASGI (not BaseHTTPMiddleware) so that context variables and streaming bodies pass through.
-"""
+"""The HTTP edge: request ids, security headers, URL checks, rate and body-size limits, timeouts."""
 
 from __future__ import annotations
 
@@ -73,46 +70,98 @@ def _bad_query(raw: bytes) -> bool:
     return "\x00" in text
 
 
-class RequestContextMiddleware:
-    """Gives every request an id (kept from X-Request-ID when sane) and the security headers."""
+class EdgeMiddleware:
+    """Every request's way in and out, as one layer: request id and security headers, URL check,
+    rate limit, body-size limit, timeout, and the last word on unhandled errors.
 
-    def __init__(self, app: ASGIApp) -> None:
+    One layer rather than four: each ASGI layer wraps the response's `send` and adds a coroutine
+    to every request, and on the lookup, the request integrators hammer, the four layers were a
+    measured share of the time (docs/performance.md). What each part does, in the order a
+    request meets it:
+
+    - Request id: X-Request-ID is kept when sane, else 128 random bits in hex; every answer
+      (the refusals below included) carries it and the security headers.
+    - URL: a query string or path that is not UTF-8 once percent-decoded, or holds a NUL, is 400.
+    - Rate limit (paths under /api/): a token bucket per verified API key, else per client
+      address; 429 with Retry-After. A request is charged to its key's bucket only once that key
+      has been verified: the Authorization header of a request whose token authenticated is
+      remembered (as a hash) with the key id. Anything else (no header, a malformed, unknown or
+      revoked token) is charged to the client address, so a client cycling made-up bearer values
+      shares one bucket. A key's first request in a worker counts against its address. The
+      limit is in-process and per worker: enough to stop one runaway client; a shared limit
+      across workers belongs in the load balancer in front of them.
+    - Body size (methods with a body): 413 when Content-Length, or the bytes as they arrive,
+      pass the limit, before the app reads the body whole.
+    - Timeout (all but streamed exports, which are bounded by their own work): 503 when the
+      request runs longer than the limit and nothing was sent yet.
+    - Errors: an unhandled error gets the generic 500 problem here, with the request id and
+      headers (Starlette would answer it outside every middleware, without them), and goes on to
+      be logged (app/api/problems.py).
+
+    Pure ASGI (not BaseHTTPMiddleware) so that context variables and streaming bodies pass
+    through.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        per_minute: int,
+        timeout_s: float,
+        limit_for: Callable[[str], int],
+        max_clients: int = 10_000,
+    ) -> None:
         self.app = app
+        self.timeout_s = timeout_s
+        self.deadlines = Deadlines(timeout_s)
+        self.limit_for = limit_for
+        self.rate = per_minute / 60.0
+        self.capacity = float(per_minute)
+        self.buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        self.max_clients = max_clients
+        # SHA-256 of an Authorization header that verified -> its key id (never the header).
+        self.verified: OrderedDict[bytes, int] = OrderedDict()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope.get("headers") or [])
-        given = headers.get(b"x-request-id", b"").decode("latin-1")
+        given = b""
+        authorization: bytes | None = None
+        declared: bytes | None = None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                given = value
+            elif name == b"authorization":
+                authorization = value
+            elif name == b"content-length":
+                declared = value
         # 128 random bits as 32 hex digits, like uuid4().hex without building a UUID (a quarter of
         # the cost, on every request).
-        request_id = given if _REQUEST_ID.match(given) else os.urandom(16).hex()
-        if given != request_id:
+        request_id = given.decode("latin-1")
+        if not _REQUEST_ID.match(request_id):
+            request_id = os.urandom(16).hex()
             raw = [(k, v) for k, v in scope["headers"] if k != b"x-request-id"]
             scope = {**scope, "headers": [*raw, (b"x-request-id", request_id.encode())]}
-
+        extra = [*SECURITY_HEADERS, (b"x-request-id", request_id.encode())]
         started = False
 
         async def send_with_headers(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                extra = [*SECURITY_HEADERS, (b"x-request-id", request_id.encode())]
-                present = {k.lower() for k, _ in message.get("headers", [])}
+                headers = message.get("headers", [])
+                present = {k.lower() for k, _ in headers}
                 message = {
                     **message,
-                    "headers": [
-                        *message.get("headers", []),
-                        *((k, v) for k, v in extra if k not in present),
-                    ],
+                    "headers": [*headers, *((k, v) for k, v in extra if k not in present)],
                 }
             await send(message)
 
         if (
             _bad_query(scope.get("query_string", b""))
             or _bad_query(scope.get("raw_path") or b"")
-            or "\x00" in scope.get("path", "")
+            or "\x00" in scope["path"]
         ):
             await _send_problem(
                 send_with_headers,
@@ -121,100 +170,82 @@ class RequestContextMiddleware:
                 "the URL must be UTF-8 text without NUL characters",
             )
             return
+
+        path: str = scope["path"]
+        credentials = hashlib.sha256(authorization).digest() if authorization else None
+        if path.startswith("/api/") and (wait := self._take(self._client(scope, credentials))):
+            await _send_problem(
+                send_with_headers,
+                429,
+                "too_many_requests",
+                "too many requests: slow down",
+                [(b"retry-after", str(max(1, math.ceil(wait))).encode())],
+            )
+            return
+
+        limit = 0
+        too_large = False
+        app_receive = receive
+        if scope["method"] not in _BODILESS:
+            limit = self.limit_for(path)
+            if declared is not None and declared.isdigit() and int(declared) > limit:
+                await _send_problem(
+                    send_with_headers, 413, "payload_too_large", f"the body is over {limit} bytes"
+                )
+                return
+            received = 0
+
+            async def limited_receive() -> Message:
+                nonlocal received, too_large
+                message = await receive()
+                if message["type"] == "http.request":
+                    received += len(message.get("body", b""))
+                    if received > limit:
+                        too_large = True
+                        raise _BodyTooLarge
+                return message
+
+            app_receive = limited_receive
+
+        timed = not path.startswith("/api/v1/exports")
         try:
-            await self.app(scope, receive, send_with_headers)
-        except Exception:
-            # Starlette answers an unhandled error outside every middleware, so its 500 would
-            # miss the request id and the security headers: answer here, the same generic
-            # problem, and let the error go on to be logged (app/api/problems.py).
+            with keys.verification_scope() as verification:
+                try:
+                    if timed:
+                        async with (timeout := asyncio.Timeout(None)):
+                            self.deadlines.watch(timeout)
+                            try:
+                                await self.app(scope, app_receive, send_with_headers)
+                            finally:
+                                self.deadlines.forget(timeout)
+                    else:
+                        await self.app(scope, app_receive, send_with_headers)
+                finally:
+                    self._remember(credentials, verification.key_id)
+        except Exception as exc:
+            # A framework may wrap our body-limit signal in its own error; the flag tells the truth.
+            if too_large and not started:
+                await _send_problem(
+                    send_with_headers, 413, "payload_too_large", f"the body is over {limit} bytes"
+                )
+                return
+            if timed and isinstance(exc, TimeoutError):
+                # Ours, or one the app let out: the request is over either way.
+                log.warning("request timed out after %ss: %s", self.timeout_s, path)
+                if not started:
+                    await _send_problem(
+                        send_with_headers,
+                        503,
+                        "timeout",
+                        "the request took too long; nothing was changed",
+                        [(b"retry-after", b"1")],
+                    )
+                return
             if not started:
                 await _send_problem(
                     send_with_headers, 500, "internal_error", "an unexpected error occurred"
                 )
             raise
-
-
-class BodyLimitMiddleware:
-    """Refuses bodies over the limit with 413 before the app reads them whole."""
-
-    def __init__(self, app: ASGIApp, *, limit_for: Callable[[str], int]) -> None:
-        self.app = app
-        self.limit_for = limit_for
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in {"GET", "HEAD", "OPTIONS"}:
-            await self.app(scope, receive, send)
-            return
-        limit = self.limit_for(scope["path"])
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            await _send_problem(send, 413, "payload_too_large", f"the body is over {limit} bytes")
-            return
-        received = 0
-        too_large = False
-
-        async def limited_receive() -> Message:
-            nonlocal received, too_large
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    too_large = True
-                    raise _BodyTooLarge
-            return message
-
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _BodyTooLarge:
-            if not started:
-                await _send_problem(
-                    send, 413, "payload_too_large", f"the body is over {limit} bytes"
-                )
-        except Exception:
-            # A framework may wrap our signal in its own error; the flag tells the truth.
-            if not too_large or started:
-                raise
-            await _send_problem(send, 413, "payload_too_large", f"the body is over {limit} bytes")
-
-
-class _BodyTooLarge(Exception):
-    pass
-
-
-class RateLimitMiddleware:
-    """Token bucket per verified API key, else per client address: 429 with Retry-After.
-
-    A request is charged to its key's bucket only once that key has been verified: the
-    Authorization header of a request whose token authenticated is remembered (as a hash) with the
-    key id. Anything else (no header, a malformed, unknown or revoked token) is charged to the
-    client address, so a client cycling made-up bearer values shares one bucket. A key's first
-    request in a worker counts against its address.
-
-    In-process and per worker: enough to stop one runaway client; a shared limit across many
-    workers belongs in the load balancer in front of them.
-    """
-
-    def __init__(self, app: ASGIApp, *, per_minute: int, max_clients: int = 10_000) -> None:
-        self.app = app
-        self.rate = per_minute / 60.0
-        self.capacity = float(per_minute)
-        self.buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
-        self.max_clients = max_clients
-        # SHA-256 of an Authorization header that verified -> its key id (never the header).
-        self.verified: OrderedDict[bytes, int] = OrderedDict()
-
-    @staticmethod
-    def _credentials(scope: Scope) -> bytes | None:
-        auth = dict(scope.get("headers") or []).get(b"authorization")
-        return hashlib.sha256(auth).digest() if auth else None
 
     def _client(self, scope: Scope, credentials: bytes | None) -> str:
         if credentials is not None and (key_id := self.verified.get(credentials)) is not None:
@@ -246,58 +277,56 @@ class RateLimitMiddleware:
             self.buckets.popitem(last=False)
         return wait
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
-            await self.app(scope, receive, send)
-            return
-        credentials = self._credentials(scope)
-        wait = self._take(self._client(scope, credentials))
-        if wait > 0:
-            await _send_problem(
-                send,
-                429,
-                "too_many_requests",
-                "too many requests: slow down",
-                [(b"retry-after", str(max(1, math.ceil(wait))).encode())],
-            )
-            return
-        with keys.verification_scope() as verification:
-            try:
-                await self.app(scope, receive, send)
-            finally:
-                self._remember(credentials, verification.key_id)
 
+class Deadlines:
+    """The time limit of many requests, kept by one timer that ticks while any of them runs.
 
-class TimeoutMiddleware:
-    """Ends a request that runs longer than the limit with 503 (when nothing was sent yet)."""
+    `asyncio.timeout()` puts a timer on the loop's heap for each request and takes it off again,
+    which at thousands of lookups a second was a measured share of each (docs/performance.md).
+    Here a request's `asyncio.Timeout` starts without a deadline and is watched instead: each tick
+    (a tenth of the limit, at most a second) expires those past their time, and asyncio ends them
+    as `asyncio.timeout()` would, with TimeoutError. A request may so run up to a tick longer
+    than the limit.
+    """
 
-    def __init__(self, app: ASGIApp, *, seconds: float) -> None:
-        self.app = app
+    def __init__(self, seconds: float) -> None:
         self.seconds = seconds
+        self.tick = min(1.0, seconds / 10)
+        # Running requests' timeouts and deadlines, in the order they began, which is the order
+        # of their deadlines.
+        self._running: dict[asyncio.Timeout, float] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._timer: asyncio.TimerHandle | None = None
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith("/api/v1/exports"):
-            # Streamed exports legitimately run long; they are bounded by their own work.
-            await self.app(scope, receive, send)
-            return
-        started = False
+    def watch(self, timeout: asyncio.Timeout) -> None:
+        """Expire `timeout`, entered and without a deadline, once the limit has passed."""
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # a new loop (tests run one each): the old one's are gone
+            self._running.clear()
+            self._loop, self._timer = loop, None
+        self._running[timeout] = loop.time() + self.seconds
+        if self._timer is None:
+            self._timer = loop.call_later(self.tick, self._expire)
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
+    def forget(self, timeout: asyncio.Timeout) -> None:
+        self._running.pop(timeout, None)
 
-        try:
-            async with asyncio.timeout(self.seconds):
-                await self.app(scope, receive, tracking_send)
-        except TimeoutError:
-            log.warning("request timed out after %ss: %s", self.seconds, scope["path"])
-            if not started:
-                await _send_problem(
-                    send,
-                    503,
-                    "timeout",
-                    "the request took too long; nothing was changed",
-                    [(b"retry-after", b"1")],
-                )
+    def _expire(self) -> None:
+        assert self._loop is not None
+        now = self._loop.time()
+        overdue = []
+        for timeout, deadline in self._running.items():
+            if deadline > now:
+                break
+            overdue.append(timeout)
+        for timeout in overdue:
+            del self._running[timeout]
+            timeout.reschedule(now)  # cancels its task on the loop's next turn
+        self._timer = self._loop.call_later(self.tick, self._expire) if self._running else None
+
+
+_BODILESS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class _BodyTooLarge(Exception):
+    pass
