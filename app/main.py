@@ -90,14 +90,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(api_router())
     docs.install(app)
-    fastpath.install(app)
     _install_middleware(app, settings)
     return app
 
 
 def _install_middleware(app: FastAPI, settings: Settings) -> None:
-    """The edge (request id and headers, URL check, rate limit, body size, timeout), then CORS.
-    The last added runs first."""
+    """The edge (request id and headers, URL check, rate limit, body size, timeout), then CORS,
+    then the lookup's fast layer, then FastAPI's own. The last added runs first."""
+    app.add_middleware(fastpath.FastLookup, fastapi=app)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -1,4 +1,4 @@
-"""GET /api/v1/items/by-code/{code} without FastAPI's dependency machinery, for plain lookups.
+"""GET /api/v1/items/by-code/{code} without FastAPI's machinery, for plain lookups.
 
 Lookup by code is what integrators hammer, and measured (docs/performance.md) most of its time
 went neither to the query nor to the JSON but to the framework around them: solving the route's
@@ -6,24 +6,31 @@ dependency tree (principal, settings, session, read session, each with its param
 the ORM session's begin, connection and commit. The target is a lookup at 0.6 × the rate of a
 bare driver-and-JSON responder, which leaves no room for that.
 
-So a plain lookup, the overwhelming case, is answered by this route, placed ahead of the
-documented one: GET, no `release`, no parameter this path does not read, a code and sub-item code
-the schema accepts, at most one If-None-Match of legal size, and either no key (reads open to the
-public) or one bearer token and no replica. A token is checked here by one query on the
-lookup's connection (the live key's scope; the rate limiter is told the key, as get_principal
-tells it); a token that does not verify is passed on to the documented route, which answers as
-it always has. Behind a replica (POWERCAT_READ_DATABASE_URL) keyed lookups stay with the
-documented route: it checks keys on the primary, where revocations land first.
-It runs the documented route's query and response builder (`item_response`) as a plain ASGI
-handler: on PostgreSQL on a connection of a bare asyncpg pool made on the read side's database
-(`engine.create_driver_pool`: SQLAlchemy's async checkout alone was a fifth of a lookup), on
-SQLite on one pooled connection of the read engine. Its errors are the same exceptions, turned
-into the same problems by the app's handlers; the pool's lost or unobtainable connections become
-the 503 that SQLAlchemy's would (tests/api/test_faults.py). Everything else matches
-nothing here and falls through to `app/api/routes/items.py:get_item_by_code`, whose dependencies
-check keys, parameters and reader access as for every other route; so do tests that override
-dependencies. tests/api/test_lookup_fast_path.py holds the two answers equal, case by case.
-The middleware (request id, timeout, rate limit, body size, CORS) wraps both alike.
+So a plain lookup, the overwhelming case, is answered by this layer, placed just inside the edge
+(request id, headers, rate limit, timeout: app/api/middleware.py) and ahead of the rest of the
+stack and of routing: GET, no `release`, no parameter this path does not read, a code and
+sub-item code the schema accepts, at most one If-None-Match of legal size, and either no key
+(reads open to the public) or one bearer token and no replica. A token is checked here by one
+query on the lookup's connection (the live key's scope; the rate limiter is told the key, as
+get_principal tells it); a token that does not verify is passed on to the rest of the stack,
+where the documented route answers as it always has. Behind a replica
+(POWERCAT_READ_DATABASE_URL) keyed lookups stay with the documented route: it checks keys on the
+primary, where revocations land first. It runs the documented route's query and response builder
+(`item_response`) as a plain ASGI handler: on PostgreSQL on a connection of a bare asyncpg pool
+made on the read side's database (`engine.create_driver_pool`: SQLAlchemy's async checkout alone
+was a fifth of a lookup), on SQLite on one pooled connection of the read engine. Its errors are
+the same exceptions, turned into the same problems by the app's handlers; the pool's lost or
+unobtainable connections become the 503 that SQLAlchemy's would (tests/api/test_faults.py);
+those handlers are applied here as Starlette's ExceptionMiddleware applies them for every
+route. Everything else passes on to the rest of the stack and
+`app/api/routes/items.py:get_item_by_code`, whose dependencies check keys, parameters and reader
+access as for every other route; so do tests that override dependencies.
+tests/api/test_lookup_fast_path.py holds the two answers equal, case by case. The edge and CORS
+wrap both alike.
+
+Why a layer and not a route ahead of the others, as this was: a route is reached through
+Starlette's exception layer, FastAPI's exit-stack layer and the router's matching, and those
+were a tenth of a lookup (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -35,8 +42,9 @@ from urllib.parse import parse_qsl
 import asyncpg
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.requests import Request
 from starlette.routing import Match, Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.api.etags import IF_NONE_MATCH_MAX_LENGTH
 from app.api.responses import item_response
@@ -45,31 +53,48 @@ from app.services import items, keys
 from app.settings import get_settings
 
 PATH = "/api/v1/items/by-code/{local_code}"
-SCOPE_KEY = "powercat.lookup"  # what matches() read of a plain lookup, for handle()
-DECLINED_KEY = "powercat.lookup.declined"  # handle() passed the request on: match nothing now
+SCOPE_KEY = "powercat.lookup"  # what _plain() read of a plain lookup, for handle()
+DECLINED_KEY = "powercat.lookup.declined"  # handle() found the key did not verify: pass it on
 # (code, sub-item code, If-None-Match, bearer token) of a plain lookup
 Lookup = tuple[str, str | None, str | None, str | None]
 _CODE = re.compile(CODE_PATTERN)
 
 
-class FastLookupRoute(Route):
-    """The plain lookups of PATH; any other request to it goes on to the documented route."""
+class FastLookup:
+    """Answers the plain lookups of PATH; every other request goes on to `app`, the rest of the
+    stack."""
 
-    def __init__(self, app: FastAPI) -> None:
-        # handle() below answers by itself; the endpoint Route would wrap is never called.
-        super().__init__(PATH, self.handle, methods=["GET"], include_in_schema=False)
-        self._app = app
+    def __init__(self, app: ASGIApp, *, fastapi: FastAPI) -> None:
+        self.app = app
+        self._app = fastapi
+        # Matches PATH as the documented route does; its endpoint is never called.
+        self._path = Route(PATH, self.handle, methods=["GET"])
+        # The app's exception handlers, as FastAPI gives them to the ExceptionMiddleware around
+        # its routes (500 and Exception are the outermost layer's; the edge answers those). All
+        # of ours are async functions (app/api/problems.py).
+        self._handlers = {
+            kind: handler
+            for kind, handler in fastapi.exception_handlers.items()
+            if kind not in (500, Exception)
+        }
 
-    def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if scope.get(DECLINED_KEY):
-            return Match.NONE, {}
-        match, child = super().matches(scope)
-        if match is not Match.FULL:
-            return Match.NONE, {}
-        lookup = self._plain(scope, child["path_params"]["local_code"])
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        lookup = self._lookup(scope) if scope["type"] == "http" else None
         if lookup is None:
-            return Match.NONE, {}
-        return match, {**child, SCOPE_KEY: lookup}
+            await self.app(scope, receive, send)
+            return
+        scope[SCOPE_KEY] = lookup
+        await self.handle(scope, receive, send)
+        if scope.get(DECLINED_KEY):
+            await self.app(scope, receive, send)
+
+    def _lookup(self, scope: Scope) -> Lookup | None:
+        if "/items/by-code/" not in scope["path"]:
+            return None
+        match, child = self._path.matches(scope)
+        if match is not Match.FULL:
+            return None
+        return self._plain(scope, child["path_params"]["local_code"])
 
     def _plain(self, scope: Scope, code: str) -> Lookup | None:
         """(code, sub_code, If-None-Match, bearer token) of a plain lookup; None for anything
@@ -113,50 +138,68 @@ class FastLookupRoute(Route):
         return None
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # Plain ASGI, not a request/response endpoint: no Request object and no per-route
-        # exception wrapper around `send`. The service's errors go on to the app's
-        # ExceptionMiddleware, whose handlers make the same problems.
+        # Plain ASGI, not a request/response endpoint: no Request object (unless an error needs
+        # one for its handler) and no exception wrapper around `send`.
         code, sub_code, if_none_match, token = scope[SCOPE_KEY]
-        state = scope["state"]
-        engine: AsyncEngine = state["lookup_engine"]
-        pool: asyncpg.Pool | None = state["lookup_pool"]
-        document: dict[str, Any] | None = None
-        if pool is None:  # SQLite
-            async with engine.connect() as connection:
-                if token is None or await keys.read_scope_on(connection, token=token):
-                    document = await items.get_document_by_code_on(
-                        connection, local_code=code, sub_code=sub_code
-                    )
-        else:
-            try:
-                async with pool.acquire(timeout=state["lookup_pool_timeout"]) as driver:
-                    if token is None or await keys.read_scope_on_driver(
-                        driver, engine.dialect, token=token
-                    ):
-                        document = await items.get_document_by_code_on_driver(
-                            driver, engine.dialect, local_code=code, sub_code=sub_code
-                        )
-            except _UNAVAILABLE as exc:
-                # What SQLAlchemy would have wrapped as a lost connection or a pool timeout:
-                # the same 503 problem (app/api/problems.py answers ConnectionError with it).
-                raise ConnectionError(f"database unavailable: {type(exc).__name__}") from exc
+        try:
+            document = await self._read(scope["state"], code, sub_code, token)
+        except Exception as exc:
+            handler = self._handler_for(exc)
+            if handler is None:
+                raise
+            # Nothing was sent yet: the problem, as the app's handler makes it for any route.
+            response = await handler(Request(scope, receive), exc)
+            await response(scope, receive, send)
+            exc.__traceback__ = None  # as Starlette does: a reused exception keeps no frames
+            return
         if document is None:
-            await self.decline(scope, receive, send)
+            self.decline(scope)
             return
         await item_response(document, if_none_match, by_code=True)(scope, receive, send)
 
-    async def decline(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Hand the request on to the documented route, as if this route had not matched it: a
-        key that did not verify, whose 401 is that route's to answer."""
+    async def _read(
+        self, state: dict[str, Any], code: str, sub_code: str | None, token: str | None
+    ) -> dict[str, Any] | None:
+        """The item's document; None when `token` does not verify. Raises what the documented
+        route's service calls raise (not found, ambiguous code, database unavailable)."""
+        engine: AsyncEngine = state["lookup_engine"]
+        pool: asyncpg.Pool | None = state["lookup_pool"]
+        if pool is None:  # SQLite
+            async with engine.connect() as connection:
+                if token is not None and not await keys.read_scope_on(connection, token=token):
+                    return None
+                return await items.get_document_by_code_on(
+                    connection, local_code=code, sub_code=sub_code
+                )
+        try:
+            async with pool.acquire(timeout=state["lookup_pool_timeout"]) as driver:
+                if token is not None and not await keys.read_scope_on_driver(
+                    driver, engine.dialect, token=token
+                ):
+                    return None
+                return await items.get_document_by_code_on_driver(
+                    driver, engine.dialect, local_code=code, sub_code=sub_code
+                )
+        except _UNAVAILABLE as exc:
+            # What SQLAlchemy would have wrapped as a lost connection or a pool timeout: the
+            # same 503 problem (app/api/problems.py answers ConnectionError with it).
+            raise ConnectionError(f"database unavailable: {type(exc).__name__}") from exc
+
+    def _handler_for(self, exc: Exception) -> Any:
+        """The app's handler for `exc`, found as Starlette's ExceptionMiddleware finds it (by
+        the exception's classes, nearest first); None for errors left to the outer layers."""
+        for kind in type(exc).__mro__:
+            if kind in self._handlers:
+                return self._handlers[kind]
+        return None
+
+    def decline(self, scope: Scope) -> None:
+        """Hand the request on to the rest of the stack, as if this layer had not taken it: a
+        key that did not verify, whose 401 is the documented route's to answer. (Marked here,
+        passed on by __call__.)"""
         scope[DECLINED_KEY] = True
-        await self._app.router(scope, receive, send)
 
 
 # A connection that cannot be had (refused, timed out, the pool's wait: TimeoutError is an
 # OSError) or was lost mid-query.
 _UNAVAILABLE = (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError)
-
-
-def install(app: FastAPI) -> None:
-    """Put the fast route ahead of every other route of the app."""
-    app.router.routes.insert(0, FastLookupRoute(app))

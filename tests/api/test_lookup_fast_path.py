@@ -17,7 +17,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, update
 
-from app.api.fastpath import FastLookupRoute
+from app.api.fastpath import FastLookup
 from app.db import migrations
 from app.db.engine import create_engine, create_sessionmaker, driver_connect_args
 from app.enums import ItemStatus, KeyScope
@@ -95,32 +95,33 @@ async def catalogue(tmp_path: Path, worker_id: str) -> AsyncIterator[Catalogue]:
 
 
 def without_fast_route(app: FastAPI) -> FastAPI:
-    app.router.routes[:] = [r for r in app.router.routes if not isinstance(r, FastLookupRoute)]
+    fast: object = FastLookup
+    app.user_middleware[:] = [m for m in app.user_middleware if m.cls is not fast]
     return app
 
 
 class Counter:
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.calls = 0
-        original = FastLookupRoute.handle
+        original = FastLookup.handle
 
-        async def counted(route: FastLookupRoute, scope: Any, receive: Any, send: Any) -> None:
+        async def counted(fast: FastLookup, scope: Any, receive: Any, send: Any) -> None:
             self.calls += 1
-            await original(route, scope, receive, send)
+            await original(fast, scope, receive, send)
 
-        monkeypatch.setattr(FastLookupRoute, "handle", counted)
+        monkeypatch.setattr(FastLookup, "handle", counted)
 
     @staticmethod
     def count_declines(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         """The paths the fast route handed on to the documented route, in order."""
         declined: list[str] = []
-        original = FastLookupRoute.decline
+        original = FastLookup.decline
 
-        async def counted(route: FastLookupRoute, scope: Any, receive: Any, send: Any) -> None:
+        def counted(fast: FastLookup, scope: Any) -> None:
             declined.append(scope["path"])
-            await original(route, scope, receive, send)
+            original(fast, scope)
 
-        monkeypatch.setattr(FastLookupRoute, "decline", counted)
+        monkeypatch.setattr(FastLookup, "decline", counted)
         return declined
 
 
@@ -268,6 +269,32 @@ async def test_a_lookup_with_a_key_counts_against_the_keys_rate_limit(
     assert answers == [200, 200, 200, 429]  # one from the address's 2, then the key's 2
     assert anonymous == 200  # the address's second
     assert counter.calls == 4
+
+
+async def test_cross_origin_lookups_get_the_same_cors_answer(
+    catalogue: Catalogue, counter: Counter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With CORS open to a portal, the fast route's answers, and those it passes on, carry the
+    same CORS headers as the documented route's (once each: a passed-on request is not wrapped
+    twice)."""
+    declined = counter.count_declines(monkeypatch)
+    portal = "https://portal.example.gov.cn"
+    settings = catalogue.settings.model_copy(update={"cors_origins": [portal]})
+    cases = [
+        ({"Origin": portal}, 200),
+        ({"Origin": portal, "Authorization": f"Bearer {catalogue.read_key}"}, 200),
+        ({"Origin": portal, "Authorization": f"Bearer {catalogue.revoked_key}"}, 401),
+        ({"Origin": "https://elsewhere.example"}, 200),
+    ]
+    for headers, status in cases:
+        fast, documented = await both(settings, "GET", BY_CODE + catalogue.unique_code, headers)
+        assert fast.status_code == status, (headers, fast.text)
+        same_answer(fast, documented)
+        allowed = fast.headers.get("access-control-allow-origin")
+        assert allowed == (portal if headers["Origin"] == portal else None)
+        assert fast.headers.get_list("vary") == documented.headers.get_list("vary")
+    assert counter.calls == len(cases)
+    assert len(declined) == 1
 
 
 async def test_with_a_replica_keyed_lookups_stay_with_the_documented_route(
