@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -14,7 +15,9 @@ from collections import OrderedDict
 from collections.abc import Callable
 from http import HTTPStatus
 from urllib.parse import unquote_to_bytes
+from weakref import WeakKeyDictionary
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.services import keys
@@ -202,7 +205,7 @@ class EdgeMiddleware:
                     received += len(message.get("body", b""))
                     if received > limit:
                         too_large = True
-                        raise _BodyTooLarge
+                        raise _BodyTooLarge(limit)
                 return message
 
             app_receive = limited_receive
@@ -223,12 +226,6 @@ class EdgeMiddleware:
                 finally:
                     self._remember(credentials, verification.key_id)
         except Exception as exc:
-            # A framework may wrap our body-limit signal in its own error; the flag tells the truth.
-            if too_large and not started:
-                await _send_problem(
-                    send_with_headers, 413, "payload_too_large", f"the body is over {limit} bytes"
-                )
-                return
             if timed and isinstance(exc, TimeoutError):
                 # Ours, or one the app let out: the request is over either way.
                 log.warning("request timed out after %ss: %s", self.timeout_s, path)
@@ -239,6 +236,17 @@ class EdgeMiddleware:
                         "timeout",
                         "the request took too long; nothing was changed",
                         [(b"retry-after", b"1")],
+                    )
+                return
+            if too_large:
+                # The app let the body limit's error out (or wrapped it in one of its own): the
+                # 413 it is, unless an answer had begun, which the client reads cut short.
+                if not started:
+                    await _send_problem(
+                        send_with_headers,
+                        413,
+                        "payload_too_large",
+                        f"the body is over {limit} bytes",
                     )
                 return
             if not started:
@@ -279,54 +287,79 @@ class EdgeMiddleware:
 
 
 class Deadlines:
-    """The time limit of many requests, kept by one timer that ticks while any of them runs.
+    """The time limit of many requests, kept by one timer a loop that ticks while any of them
+    runs.
 
     `asyncio.timeout()` puts a timer on the loop's heap for each request and takes it off again,
     which at thousands of lookups a second was a measured share of each (docs/performance.md).
     Here a request's `asyncio.Timeout` starts without a deadline and is watched instead: each tick
     (a tenth of the limit, at most a second) expires those past their time, and asyncio ends them
     as `asyncio.timeout()` would, with TimeoutError. A request may so run up to a tick longer
-    than the limit.
+    than the limit. Each event loop has its own watch (a server runs one; tests may run several).
     """
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self.tick = min(1.0, seconds / 10)
-        # Running requests' timeouts and deadlines, in the order they began, which is the order
-        # of their deadlines.
-        self._running: dict[asyncio.Timeout, float] = {}
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._timer: asyncio.TimerHandle | None = None
+        self._watches: WeakKeyDictionary[asyncio.AbstractEventLoop, _Watch] = WeakKeyDictionary()
 
     def watch(self, timeout: asyncio.Timeout) -> None:
         """Expire `timeout`, entered and without a deadline, once the limit has passed."""
         loop = asyncio.get_running_loop()
-        if loop is not self._loop:  # a new loop (tests run one each): the old one's are gone
-            self._running.clear()
-            self._loop, self._timer = loop, None
-        self._running[timeout] = loop.time() + self.seconds
-        if self._timer is None:
-            self._timer = loop.call_later(self.tick, self._expire)
+        watch = self._watches.get(loop)
+        if watch is None:
+            watch = self._watches[loop] = _Watch(loop, self.tick)
+        watch.add(timeout, loop.time() + self.seconds)
 
     def forget(self, timeout: asyncio.Timeout) -> None:
-        self._running.pop(timeout, None)
+        """`timeout`'s request is over: leave it alone."""
+        watch = self._watches.get(asyncio.get_running_loop())
+        if watch is not None:
+            watch.running.pop(timeout, None)
 
-    def _expire(self) -> None:
-        assert self._loop is not None
-        now = self._loop.time()
-        overdue = []
-        for timeout, deadline in self._running.items():
-            if deadline > now:
-                break
-            overdue.append(timeout)
-        for timeout in overdue:
-            del self._running[timeout]
-            timeout.reschedule(now)  # cancels its task on the loop's next turn
-        self._timer = self._loop.call_later(self.tick, self._expire) if self._running else None
+
+class _Watch:
+    """The running requests of one event loop, and its timer."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, tick: float) -> None:
+        self.loop = loop
+        self.tick = tick
+        # Timeouts and their deadlines, in the order the requests began, which is the order of
+        # their deadlines (the limit is the same for all).
+        self.running: dict[asyncio.Timeout, float] = {}
+        self.timer: asyncio.TimerHandle | None = None
+
+    def add(self, timeout: asyncio.Timeout, deadline: float) -> None:
+        self.running[timeout] = deadline
+        if self.timer is None:
+            self.timer = self.loop.call_later(self.tick, self.expire)
+
+    def expire(self) -> None:
+        try:
+            now = self.loop.time()
+            overdue = []
+            for timeout, deadline in self.running.items():
+                if deadline > now:
+                    break
+                overdue.append(timeout)
+            for timeout in overdue:
+                del self.running[timeout]
+                # Cancels its task on the loop's next turn. A timeout no longer entered (its
+                # request ended without forgetting it) raises RuntimeError: nothing to end.
+                with contextlib.suppress(RuntimeError):
+                    timeout.reschedule(now)
+        finally:
+            # Armed again whatever happened above, or no request on this loop would time out.
+            self.timer = self.loop.call_later(self.tick, self.expire) if self.running else None
 
 
 _BODILESS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-class _BodyTooLarge(Exception):
-    pass
+class _BodyTooLarge(HTTPException):
+    """Raised by the edge's `receive` once a body passes its limit. An HTTPException, because
+    FastAPI lets those out of its body parsing as they are (any other error there becomes its
+    own 400 "error parsing the body"), so the app's handler answers it as the 413 problem."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the body is over {limit} bytes")

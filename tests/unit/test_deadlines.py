@@ -8,6 +8,8 @@ a timer per request (the reason Deadlines exists).
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -77,8 +79,8 @@ async def test_many_requests_share_one_timer(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_a_new_event_loop_starts_afresh() -> None:
-    # One app serves one loop at a time, but tests run each on its own: a request left behind
-    # on a closed loop must not be expired from the next one (its task is another loop's).
+    # Tests run a loop each: a request left behind on a closed loop must not be expired from the
+    # next one (its task is another loop's).
     deadlines = Deadlines(0.2)
     abandoned = asyncio.Timeout(None)
 
@@ -89,3 +91,22 @@ def test_a_new_event_loop_starts_afresh() -> None:
     asyncio.run(abandon())
     assert asyncio.run(_limited(deadlines, 30)) == "timed out"  # past the abandoned deadline
     assert abandoned.when() is None  # still without a deadline: never expired
+
+
+def test_each_event_loop_keeps_its_own_requests() -> None:
+    # Two loops at once (a test client's thread beside the test's loop): a request on one must
+    # still be ended while the other comes and goes.
+    deadlines = Deadlines(0.3)
+    results: dict[str, str] = {}
+
+    def run(name: str, seconds: float) -> None:
+        results[name] = asyncio.run(_limited(deadlines, seconds))
+
+    slow = threading.Thread(target=run, args=("slow", 30), daemon=True)
+    slow.start()
+    time.sleep(0.1)
+    quick = threading.Thread(target=run, args=("quick", 0.01), daemon=True)
+    quick.start()
+    quick.join(5)
+    slow.join(5)
+    assert results == {"slow": "timed out", "quick": "done"}
