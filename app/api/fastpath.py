@@ -35,6 +35,7 @@ were a tenth of a lookup (docs/performance.md).
 
 from __future__ import annotations
 
+import inspect
 import re
 from typing import Any
 from urllib.parse import parse_qsl
@@ -53,8 +54,6 @@ from app.services import items, keys
 from app.settings import get_settings
 
 PATH = "/api/v1/items/by-code/{local_code}"
-SCOPE_KEY = "powercat.lookup"  # what _plain() read of a plain lookup, for handle()
-DECLINED_KEY = "powercat.lookup.declined"  # handle() found the key did not verify: pass it on
 # (code, sub-item code, If-None-Match, bearer token) of a plain lookup
 Lookup = tuple[str, str | None, str | None, str | None]
 _CODE = re.compile(CODE_PATTERN)
@@ -68,24 +67,24 @@ class FastLookup:
         self.app = app
         self._app = fastapi
         # Matches PATH as the documented route does; its endpoint is never called.
-        self._path = Route(PATH, self.handle, methods=["GET"])
+        self._path = Route(PATH, _never_called, methods=["GET"])
         # The app's exception handlers, as FastAPI gives them to the ExceptionMiddleware around
-        # its routes (500 and Exception are the outermost layer's; the edge answers those). All
-        # of ours are async functions (app/api/problems.py).
+        # its routes (500 and Exception are the outermost layer's; the edge answers those).
         self._handlers = {
             kind: handler
             for kind, handler in fastapi.exception_handlers.items()
             if kind not in (500, Exception)
         }
+        # Applied below as Starlette applies them, for handlers as app/api/problems.py makes
+        # them: by exception class, async, returning a response. Anything else must not be
+        # half-served here.
+        for kind, handler in self._handlers.items():
+            if not (isinstance(kind, type) and inspect.iscoroutinefunction(handler)):
+                raise TypeError(f"the lookup's fast layer cannot apply the handler for {kind!r}")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         lookup = self._lookup(scope) if scope["type"] == "http" else None
-        if lookup is None:
-            await self.app(scope, receive, send)
-            return
-        scope[SCOPE_KEY] = lookup
-        await self.handle(scope, receive, send)
-        if scope.get(DECLINED_KEY):
+        if lookup is None or not await self.answer(scope, receive, send, lookup):
             await self.app(scope, receive, send)
 
     def _lookup(self, scope: Scope) -> Lookup | None:
@@ -137,10 +136,12 @@ class FastLookup:
             return code, pairs[0][1], if_none_match, token
         return None
 
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def answer(self, scope: Scope, receive: Receive, send: Send, lookup: Lookup) -> bool:
+        """Answer `lookup`; False, having sent nothing, when its key does not verify: the 401
+        is the documented route's to answer."""
         # Plain ASGI, not a request/response endpoint: no Request object (unless an error needs
         # one for its handler) and no exception wrapper around `send`.
-        code, sub_code, if_none_match, token = scope[SCOPE_KEY]
+        code, sub_code, if_none_match, token = lookup
         try:
             document = await self._read(scope["state"], code, sub_code, token)
         except Exception as exc:
@@ -151,11 +152,11 @@ class FastLookup:
             response = await handler(Request(scope, receive), exc)
             await response(scope, receive, send)
             exc.__traceback__ = None  # as Starlette does: a reused exception keeps no frames
-            return
+            return True
         if document is None:
-            self.decline(scope)
-            return
+            return False
         await item_response(document, if_none_match, by_code=True)(scope, receive, send)
+        return True
 
     async def _read(
         self, state: dict[str, Any], code: str, sub_code: str | None, token: str | None
@@ -193,11 +194,9 @@ class FastLookup:
                 return self._handlers[kind]
         return None
 
-    def decline(self, scope: Scope) -> None:
-        """Hand the request on to the rest of the stack, as if this layer had not taken it: a
-        key that did not verify, whose 401 is the documented route's to answer. (Marked here,
-        passed on by __call__.)"""
-        scope[DECLINED_KEY] = True
+
+async def _never_called(_scope: Scope, _receive: Receive, _send: Send) -> None:
+    raise AssertionError("FastLookup answers by itself")
 
 
 # A connection that cannot be had (refused, timed out, the pool's wait: TimeoutError is an

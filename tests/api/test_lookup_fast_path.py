@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 from sqlalchemy import select, update
 
 from app.api.fastpath import FastLookup
@@ -101,28 +101,24 @@ def without_fast_route(app: FastAPI) -> FastAPI:
 
 
 class Counter:
+    """Counts the lookups the fast layer took, and records those it passed on (a key that did
+    not verify) by path."""
+
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.calls = 0
-        original = FastLookup.handle
+        self.declined: list[str] = []
+        original = FastLookup.answer
 
-        async def counted(fast: FastLookup, scope: Any, receive: Any, send: Any) -> None:
+        async def counted(
+            fast: FastLookup, scope: Any, receive: Any, send: Any, lookup: Any
+        ) -> bool:
             self.calls += 1
-            await original(fast, scope, receive, send)
+            answered = await original(fast, scope, receive, send, lookup)
+            if not answered:
+                self.declined.append(scope["path"])
+            return answered
 
-        monkeypatch.setattr(FastLookup, "handle", counted)
-
-    @staticmethod
-    def count_declines(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-        """The paths the fast route handed on to the documented route, in order."""
-        declined: list[str] = []
-        original = FastLookup.decline
-
-        def counted(fast: FastLookup, scope: Any) -> None:
-            declined.append(scope["path"])
-            original(fast, scope)
-
-        monkeypatch.setattr(FastLookup, "decline", counted)
-        return declined
+        monkeypatch.setattr(FastLookup, "answer", counted)
 
 
 @pytest.fixture
@@ -229,7 +225,7 @@ async def test_lookups_with_a_key_take_the_fast_route_when_it_verifies(
 ) -> None:
     """A live key's lookups are answered here, as integrators with keys make them; a key that
     does not verify is passed on, and the documented route refuses it as before."""
-    declined = counter.count_declines(monkeypatch)
+    declined = counter.declined
     code = catalogue.unique_code
     cases = [
         ({"Authorization": f"Bearer {catalogue.read_key}"}, 200, False),
@@ -272,12 +268,12 @@ async def test_a_lookup_with_a_key_counts_against_the_keys_rate_limit(
 
 
 async def test_cross_origin_lookups_get_the_same_cors_answer(
-    catalogue: Catalogue, counter: Counter, monkeypatch: pytest.MonkeyPatch
+    catalogue: Catalogue, counter: Counter
 ) -> None:
     """With CORS open to a portal, the fast route's answers, and those it passes on, carry the
     same CORS headers as the documented route's (once each: a passed-on request is not wrapped
     twice)."""
-    declined = counter.count_declines(monkeypatch)
+    declined = counter.declined
     portal = "https://portal.example.gov.cn"
     settings = catalogue.settings.model_copy(update={"cors_origins": [portal]})
     cases = [
@@ -438,3 +434,24 @@ async def test_on_sqlite_the_fast_route_uses_the_engine(catalogue: Catalogue) ->
     async with lifespan_client(create_app(catalogue.settings)) as c:
         assert c.state["lookup_pool"] is None
         assert (await c.get(BY_CODE + catalogue.unique_code)).status_code == 200
+
+
+def test_the_fast_layer_refuses_handlers_it_could_not_apply_as_starlette_does(
+    settings: Settings,
+) -> None:
+    # It applies the app's handlers itself; a kind it does not (a sync handler, one keyed by
+    # status code) must stop the app at start-up rather than answer lookups differently.
+    def sync_handler(_request: Any, _exc: Exception) -> Response:
+        return Response(status_code=500)
+
+    async def status_handler(_request: Any, _exc: Exception) -> Response:
+        return Response(status_code=418)
+
+    handlers: list[tuple[Any, Any]] = [(KeyError, sync_handler), (418, status_handler)]
+
+    create_app(settings).build_middleware_stack()  # the app's own handlers are fine
+    for kind, handler in handlers:
+        app = create_app(settings)
+        app.add_exception_handler(kind, handler)
+        with pytest.raises(TypeError, match="fast layer"):
+            app.build_middleware_stack()
