@@ -95,9 +95,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def _install_middleware(app: FastAPI, settings: Settings) -> None:
-    """The edge (request id and headers, URL check, rate limit, body size, timeout), then CORS,
-    then the lookup's fast layer, then FastAPI's own. The last added runs first."""
+    """CORS, then the edge (request id and headers, URL check, rate limit, body size, timeout),
+    then the lookup's fast layer, then FastAPI's own. The last added runs first.
+
+    CORS is outermost so that the edge's own answers (429 with Retry-After, 413, 503) carry its
+    headers too: a browser cannot read an answer without them. Preflights are answered there,
+    before the edge, as they carry no request to limit."""
+
+    def limit_for(path: str) -> int:
+        # Uploads are files; everything else is a JSON document.
+        return settings.max_upload_bytes if path.endswith("/imports") else settings.max_body_bytes
+
     app.add_middleware(fastpath.FastLookup, fastapi=app)
+    app.add_middleware(
+        EdgeMiddleware,
+        per_minute=settings.rate_limit_per_minute,
+        timeout_s=settings.request_timeout_s,
+        limit_for=limit_for,
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -113,14 +128,3 @@ def _install_middleware(app: FastAPI, settings: Settings) -> None:
             ],
             expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID"],
         )
-
-    def limit_for(path: str) -> int:
-        # Uploads are files; everything else is a JSON document.
-        return settings.max_upload_bytes if path.endswith("/imports") else settings.max_body_bytes
-
-    app.add_middleware(
-        EdgeMiddleware,
-        per_minute=settings.rate_limit_per_minute,
-        timeout_s=settings.request_timeout_s,
-        limit_for=limit_for,
-    )

@@ -83,6 +83,26 @@ class TestHeaders:
         other = await c.get("/api/v1/power-types", headers={"Origin": "https://evil.example"})
         assert "access-control-allow-origin" not in other.headers
 
+    async def test_refusals_carry_the_cors_headers(
+        self, tuned: tuple[FastAPI, httpx.AsyncClient]
+    ) -> None:
+        # A portal's page must be able to read a 413 or a 429 and its Retry-After, not just the
+        # 200s: the edge's own answers pass through CORS too.
+        _, c = tuned
+        portal = {"Origin": "https://portal.example.gov.cn"}
+        big = await c.post(
+            "/api/v1/items",
+            content=b"{}",
+            headers={**portal, "Content-Type": "application/json", "Content-Length": "999999"},
+        )
+        assert big.status_code == 413
+        assert big.headers["access-control-allow-origin"] == portal["Origin"]
+        answers = [await c.get("/api/v1/power-types", headers=portal) for _ in range(8)]
+        assert answers[-1].status_code == 429
+        for r in answers:
+            assert r.headers["access-control-allow-origin"] == portal["Origin"]
+        assert "retry-after" in answers[-1].headers["access-control-expose-headers"].lower()
+
 
 class TestLimits:
     async def test_oversized_json_body_is_413(
@@ -96,6 +116,29 @@ class TestLimits:
             headers={"Content-Type": "application/json"},
         )
         assert r.status_code == 413
+        assert r.headers["content-type"] == PROBLEM
+        assert r.json()["code"] == "payload_too_large"
+        assert await table_counts(session) == before
+
+    async def test_oversized_body_without_a_length_is_413(
+        self, tuned: tuple[FastAPI, httpx.AsyncClient], session: AsyncSession
+    ) -> None:
+        # Chunked: no Content-Length to refuse up front, so the limit trips while the route
+        # reads the body, inside FastAPI's body parsing.
+        _, c = tuned
+        before = await table_counts(session)
+
+        async def chunks() -> AsyncIterator[bytes]:
+            yield b'{"name": "'
+            for _ in range(10):
+                yield b"x" * 500
+            yield b'"}'
+
+        r = await c.post(
+            "/api/v1/items", content=chunks(), headers={"Content-Type": "application/json"}
+        )
+        assert "content-length" not in r.request.headers
+        assert r.status_code == 413, r.text
         assert r.headers["content-type"] == PROBLEM
         assert r.json()["code"] == "payload_too_large"
         assert await table_counts(session) == before
