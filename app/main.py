@@ -53,6 +53,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lookup_pool = await create_driver_pool(
             lookup_engine, settings, read_only=read_engine is not None
         )
+        # Behind a replica the fast path checks keys on the primary (app/api/fastpath.py).
+        primary_pool = (
+            await create_driver_pool(engine, settings, read_only=False)
+            if read_engine is not None
+            else lookup_pool
+        )
         try:
             yield {
                 "engine": engine,
@@ -65,11 +71,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "lookup_engine": reads_engine(lookup_engine),
                 "lookup_pool": lookup_pool,
                 "lookup_pool_timeout": settings.db_pool_timeout_s,
+                "primary_engine": reads_engine(engine),
+                "primary_pool": primary_pool,
             }
         finally:
             gc.unfreeze()
             if lookup_pool is not None:
                 await lookup_pool.close()
+            if primary_pool is not None and primary_pool is not lookup_pool:
+                await primary_pool.close()
             await engine.dispose()
             if read_engine is not None:
                 await read_engine.dispose()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 from pathlib import Path
 
 from sqlalchemy import make_url, text
@@ -63,3 +64,35 @@ def fresh_database(name: str, tmp_dir: Path) -> str:
 def drop_database(url: str) -> None:
     if make_url(url).get_backend_name() == "postgresql":
         asyncio.run(_drop_pg(url))
+
+
+def copy_database(url: str, name: str, tmp_dir: Path) -> str:
+    """A new database called `name` holding what `url`'s holds now (nothing may be connected to
+    it on PostgreSQL): a replica frozen at this moment, as a lagging one would be."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        target = tmp_dir / (name + ".db")
+        with sqlite3.connect(str(parsed.database)) as source, sqlite3.connect(target) as copy:
+            source.backup(copy)
+        return f"sqlite+aiosqlite:///{target}"
+    copy_url = parsed.set(database=f"{parsed.database}_{name}").render_as_string(
+        hide_password=False
+    )
+    asyncio.run(_copy_pg(url, copy_url))
+    return copy_url
+
+
+async def _copy_pg(url: str, copy_url: str) -> None:
+    source, copy = make_url(url).database, make_url(copy_url).database
+    for name in (source, copy):
+        if not (name and name.replace("_", "").isalnum()):
+            raise ValueError(f"test database name must be a word, got {name!r}")
+    admin = create_async_engine(
+        make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=None
+    )
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{copy}" WITH (FORCE)'))
+            await conn.execute(text(f'CREATE DATABASE "{copy}" TEMPLATE "{source}"'))
+    finally:
+        await admin.dispose()

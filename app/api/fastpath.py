@@ -10,12 +10,13 @@ So a plain lookup, the overwhelming case, is answered by this layer, placed just
 (request id, headers, rate limit, timeout: app/api/middleware.py) and ahead of the rest of the
 stack and of routing: GET, no `release`, no parameter this path does not read, a code and
 sub-item code the schema accepts, at most one If-None-Match of legal size, and either no key
-(reads open to the public) or one bearer token and no replica. A token is checked here by one
+(reads open to the public) or one bearer token. A token is checked here by one
 query on the lookup's connection (the live key's scope; the rate limiter is told the key, as
 get_principal tells it); a token that does not verify is passed on to the rest of the stack,
 where the documented route answers as it always has. Behind a replica
-(POWERCAT_READ_DATABASE_URL) keyed lookups stay with the documented route: it checks keys on the
-primary, where revocations land first. It runs the documented route's query and response builder
+(POWERCAT_READ_DATABASE_URL) the key is checked on the primary, where revocations land first,
+through a second driver pool; a read key's lookup then reads the replica and a writing key's the
+primary, as the documented route routes them. It runs the documented route's query and response builder
 (`item_response`) as a plain ASGI handler: on PostgreSQL on a connection of a bare asyncpg pool
 made on the read side's database (`engine.create_driver_pool`: SQLAlchemy's async checkout alone
 was a fifth of a lookup), on SQLite on one pooled connection of the read engine. Its errors are
@@ -49,6 +50,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.api.etags import IF_NONE_MATCH_MAX_LENGTH
 from app.api.responses import item_response
+from app.enums import KeyScope
 from app.schemas.items import CODE_PATTERN
 from app.services import items, keys
 from app.settings import get_settings
@@ -121,10 +123,6 @@ class FastLookup:
         # the public, a lookup without a key is the documented route's 401.
         if token is None and not get_settings().public_read:
             return None
-        # Behind a replica this route reads the replica, but keys are checked on the primary,
-        # where a revocation lands first (a lagging replica would still honour a revoked key).
-        if token is not None and scope.get("state", {}).get("read_engine") is not None:
-            return None
         query = scope["query_string"]
         if not query:
             return code, None, if_none_match, token
@@ -163,28 +161,24 @@ class FastLookup:
     ) -> dict[str, Any] | None:
         """The item's document; None when `token` does not verify. Raises what the documented
         route's service calls raise (not found, ambiguous code, database unavailable)."""
-        engine: AsyncEngine = state["lookup_engine"]
-        pool: asyncpg.Pool | None = state["lookup_pool"]
-        if pool is None:  # SQLite
-            async with engine.connect() as connection:
-                if token is not None and not await keys.read_scope_on(connection, token=token):
-                    return None
-                return await items.get_document_by_code_on(
-                    connection, local_code=code, sub_code=sub_code
-                )
-        try:
-            async with pool.acquire(timeout=state["lookup_pool_timeout"]) as driver:
-                if token is not None and not await keys.read_scope_on_driver(
-                    driver, engine.dialect, token=token
-                ):
-                    return None
-                return await items.get_document_by_code_on_driver(
-                    driver, engine.dialect, local_code=code, sub_code=sub_code
-                )
-        except _UNAVAILABLE as exc:
-            # What SQLAlchemy would have wrapped as a lost connection or a pool timeout: the
-            # same 503 problem (app/api/problems.py answers ConnectionError with it).
-            raise ConnectionError(f"database unavailable: {type(exc).__name__}") from exc
+        timeout = state["lookup_pool_timeout"]
+        if token is None or state["read_engine"] is None:
+            return await _document(
+                state["lookup_engine"], state["lookup_pool"], timeout, code, sub_code, token
+            )
+        # Behind a replica the key is checked on the primary, where a revocation lands first (a
+        # lagging replica would still honour a revoked key). A read key's lookup then reads the
+        # replica; a key that may write reads the primary, its own writes, as the documented
+        # route does (deps._reads_replica).
+        return await _document(
+            state["primary_engine"],
+            state["primary_pool"],
+            timeout,
+            code,
+            sub_code,
+            token,
+            readers_to=(state["lookup_engine"], state["lookup_pool"]),
+        )
 
     def _handler_for(self, exc: Exception) -> Any:
         """The app's handler for `exc`, found as Starlette's ExceptionMiddleware finds it (by
@@ -193,6 +187,50 @@ class FastLookup:
             if kind in self._handlers:
                 return self._handlers[kind]
         return None
+
+
+async def _document(
+    engine: AsyncEngine,
+    pool: asyncpg.Pool | None,
+    pool_timeout: float,
+    code: str,
+    sub_code: str | None,
+    token: str | None,
+    readers_to: tuple[AsyncEngine, asyncpg.Pool | None] | None = None,
+) -> dict[str, Any] | None:
+    """On one connection of `pool` (PostgreSQL) or `engine` (SQLite): the key of `token`, if
+    any, checked, then the item's document; None when the token does not verify. With
+    `readers_to`, a read key's document is read there instead (its key already checked)."""
+    elsewhere = False
+    if pool is None:  # SQLite
+        async with engine.connect() as connection:
+            if token is not None:
+                found = await keys.read_scope_on(connection, token=token)
+                if found is None:
+                    return None
+                elsewhere = readers_to is not None and found is KeyScope.READ
+            if not elsewhere:
+                return await items.get_document_by_code_on(
+                    connection, local_code=code, sub_code=sub_code
+                )
+    else:
+        try:
+            async with pool.acquire(timeout=pool_timeout) as driver:
+                if token is not None:
+                    found = await keys.read_scope_on_driver(driver, engine.dialect, token=token)
+                    if found is None:
+                        return None
+                    elsewhere = readers_to is not None and found is KeyScope.READ
+                if not elsewhere:
+                    return await items.get_document_by_code_on_driver(
+                        driver, engine.dialect, local_code=code, sub_code=sub_code
+                    )
+        except _UNAVAILABLE as exc:
+            # What SQLAlchemy would have wrapped as a lost connection or a pool timeout: the
+            # same 503 problem (app/api/problems.py answers ConnectionError with it).
+            raise ConnectionError(f"database unavailable: {type(exc).__name__}") from exc
+    assert readers_to is not None
+    return await _document(*readers_to, pool_timeout, code, sub_code, None)
 
 
 async def _never_called(_scope: Scope, _receive: Receive, _send: Send) -> None:

@@ -22,13 +22,13 @@ from app.db import migrations
 from app.db.engine import create_engine, create_sessionmaker, driver_connect_args
 from app.enums import ItemStatus, KeyScope
 from app.main import create_app
-from app.models import Item
+from app.models import ApiKey, Item
 from app.schemas.items import ItemRead
 from app.services import items, keys
 from app.services.revisions import Actor
 from app.settings import Settings, get_settings
 from tests.asgi import lifespan_client
-from tests.dbutil import drop_database, fresh_database
+from tests.dbutil import copy_database, drop_database, fresh_database
 from tests.factories import DUNHUANG, MINQIN, SHARED_CODE, import_file
 
 VOLATILE_HEADERS = {"x-request-id", "date", "server"}
@@ -293,25 +293,49 @@ async def test_cross_origin_lookups_get_the_same_cors_answer(
     assert len(declined) == 1
 
 
-async def test_with_a_replica_keyed_lookups_stay_with_the_documented_route(
-    catalogue: Catalogue, counter: Counter
+async def test_behind_a_replica_keys_are_checked_on_the_primary(
+    catalogue: Catalogue, counter: Counter, tmp_path: Path, worker_id: str
 ) -> None:
-    """Behind a replica the fast route reads the replica, but keys are checked on the primary
-    (get_principal), where a revocation lands first: a lagging replica would still honour a
-    revoked key. So keyed lookups there are the documented route's; public ones stay fast."""
-    settings = catalogue.settings.model_copy(
-        update={"read_database_url": catalogue.settings.database_url}
+    """Behind a replica a key is checked on the primary, where a revocation lands first (a
+    lagging replica would still honour a revoked key); a read key's lookup then reads the
+    replica, and a writing key's the primary, its own writes, as the documented route does.
+    The replica is a copy of the catalogue frozen before the changes below: a lagging one."""
+    primary = catalogue.settings.database_url
+    replica = await asyncio.to_thread(
+        copy_database, primary, f"api_fast_replica{worker_id}", tmp_path
     )
-    async with lifespan_client(create_app(settings)) as c:
-        for key in (catalogue.read_key, catalogue.write_key):
-            r = await c.get(
-                BY_CODE + catalogue.unique_code, headers={"Authorization": f"Bearer {key}"}
+    code = catalogue.unique_code
+    try:
+        engine = create_engine(catalogue.settings)
+        async with create_sessionmaker(engine)() as s, s.begin():
+            old_name = await s.scalar(select(Item.name).where(Item.local_code == code))
+            await s.execute(update(Item).where(Item.local_code == code).values(name="改名事项"))
+            revoked = await s.scalar(
+                select(ApiKey.id).where(ApiKey.key_hash == keys.hash_token(catalogue.read_key))
             )
-            assert r.status_code == 200, r.text
-        assert counter.calls == 0
-        r = await c.get(BY_CODE + catalogue.unique_code)
-        assert r.status_code == 200, r.text
-    assert counter.calls == 1
+            assert revoked is not None
+            await keys.revoke(s, key_id=revoked)
+            _, new_key = await keys.create(
+                s, name="after the copy", scope=KeyScope.READ, agency_names=[]
+            )
+        await engine.dispose()
+        settings = catalogue.settings.model_copy(update={"read_database_url": replica})
+        cases = [
+            (new_key, 200, old_name),  # unknown to the replica; reads the replica
+            (catalogue.read_key, 401, None),  # still live on the replica
+            (catalogue.write_key, 200, "改名事项"),  # reads the primary
+        ]
+        for token, status, name in cases:
+            headers = {"Authorization": f"Bearer {token}"}
+            fast, documented = await both(settings, "GET", BY_CODE + code, headers)
+            assert fast.status_code == status, (token, fast.text)
+            same_answer(fast, documented)
+            if name is not None:
+                assert fast.json()["name"] == name
+        assert counter.calls == len(cases)
+        assert counter.declined == [BY_CODE + code]
+    finally:
+        await asyncio.to_thread(drop_database, replica)
 
 
 async def test_reads_closed_to_the_public_fall_through_to_the_key_check(
