@@ -333,10 +333,10 @@ def _processes() -> dict[int, tuple[int, str, float]]:
     return found
 
 
-def cpu_seconds(served: Served) -> dict[str, float]:
-    """CPU seconds used so far by the server (its process and every descendant, the workers) and
-    by the database (every `postgres` process: its backends; 0 for SQLite, which runs inside the
-    server). Linux only; an empty dict elsewhere."""
+def cpu_seconds(served: Served) -> dict[str, dict[int, float]]:
+    """CPU seconds used so far, process by process, by the server (its process and every
+    descendant, the workers) and by the database (every `postgres` process: its backends; none
+    for SQLite, which runs inside the server). Linux only; an empty dict elsewhere."""
     if not Path("/proc/self/stat").exists():
         return {}
     procs = _processes()
@@ -350,8 +350,26 @@ def cpu_seconds(served: Served) -> dict[str, float]:
             tree.add(pid)
             todo += children.get(pid, [])
     return {
-        "server": sum(procs[pid][2] for pid in tree),
-        "database": sum(cpu for _, name, cpu in procs.values() if name == served.database_process),
+        "server": {pid: procs[pid][2] for pid in tree},
+        "database": {
+            pid: cpu for pid, (_, name, cpu) in procs.items() if name == served.database_process
+        },
+    }
+
+
+def cpu_spent(
+    before: dict[str, dict[int, float]], after: dict[str, dict[int, float]]
+) -> dict[str, float]:
+    """CPU seconds each party used between two cpu_seconds() readings: what each process alive
+    at the end used since the first (all of it, for one started since). A process that ended
+    in between took its CPU with it, so a party's figure is a lower bound, never less than 0
+    (a sum over the parties' processes went negative when a database backend with seconds of
+    CPU behind it exited mid-run)."""
+    return {
+        party: sum(
+            max(0.0, cpu - before.get(party, {}).get(pid, 0.0)) for pid, cpu in processes.items()
+        )
+        for party, processes in after.items()
     }
 
 
@@ -383,7 +401,7 @@ def wrk(served: Served, paths_file: Path, cfg: Config, key: str = "") -> Load:
     count = re.search(r"(\d+) requests in", out)
     if not (rps and extra and count):
         raise RuntimeError(f"unexpected wrk output:\n{out}")
-    spent = {party: after[party] - before[party] for party in after}
+    spent = cpu_spent(before, after)
     spent["load_generator"] = (wrk_after.ru_utime - wrk_before.ru_utime) + (
         wrk_after.ru_stime - wrk_before.ru_stime
     )
