@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -37,29 +37,35 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        engine = create_engine(settings, pooled=True)
-        read_engine = (
-            create_engine(settings, url=settings.read_database_url, read_only=True, pooled=True)
-            if settings.read_database_url
-            else None
-        )
-        # Everything alive now (modules, the app, its routes and schemas, the engines) lives as
-        # long as the process: freeze it out of the collector's reach. Without this a full
-        # collection walks ~130,000 such objects, and one fell inside a request every few pages
-        # of the change feed, adding 80-90 ms to it (docs/performance.md).
-        gc.collect()
-        gc.freeze()
-        lookup_engine = read_engine or engine
-        lookup_pool = await create_driver_pool(
-            lookup_engine, settings, read_only=read_engine is not None
-        )
-        # Behind a replica the fast path checks keys on the primary (app/api/fastpath.py).
-        primary_pool = (
-            await create_driver_pool(engine, settings, read_only=False)
-            if read_engine is not None
-            else lookup_pool
-        )
-        try:
+        # Whatever was made is unmade, in reverse, however far the start-up got.
+        async with AsyncExitStack() as made:
+            engine = create_engine(settings, pooled=True)
+            made.push_async_callback(engine.dispose)
+            read_engine = None
+            if settings.read_database_url:
+                read_engine = create_engine(
+                    settings, url=settings.read_database_url, read_only=True, pooled=True
+                )
+                made.push_async_callback(read_engine.dispose)
+            # Everything alive now (modules, the app, its routes and schemas, the engines) lives
+            # as long as the process: freeze it out of the collector's reach. Without this a full
+            # collection walks ~130,000 such objects, and one fell inside a request every few
+            # pages of the change feed, adding 80-90 ms to it (docs/performance.md).
+            gc.collect()
+            gc.freeze()
+            made.callback(gc.unfreeze)
+            lookup_engine = read_engine or engine
+            lookup_pool = await create_driver_pool(
+                lookup_engine, settings, read_only=read_engine is not None
+            )
+            if lookup_pool is not None:
+                made.push_async_callback(lookup_pool.close)
+            # Behind a replica the fast path checks keys on the primary (app/api/fastpath.py).
+            primary_pool = lookup_pool
+            if read_engine is not None:
+                primary_pool = await create_driver_pool(engine, settings, read_only=False)
+                if primary_pool is not None:
+                    made.push_async_callback(primary_pool.close)
             yield {
                 "engine": engine,
                 "sessionmaker": create_sessionmaker(engine),
@@ -74,15 +80,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "primary_engine": reads_engine(engine),
                 "primary_pool": primary_pool,
             }
-        finally:
-            gc.unfreeze()
-            if lookup_pool is not None:
-                await lookup_pool.close()
-            if primary_pool is not None and primary_pool is not lookup_pool:
-                await primary_pool.close()
-            await engine.dispose()
-            if read_engine is not None:
-                await read_engine.dispose()
 
     app = FastAPI(
         title="powercat",

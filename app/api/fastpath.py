@@ -10,24 +10,23 @@ So a plain lookup, the overwhelming case, is answered by this layer, placed just
 (request id, headers, rate limit, timeout: app/api/middleware.py) and ahead of the rest of the
 stack and of routing: GET, no `release`, no parameter this path does not read, a code and
 sub-item code the schema accepts, at most one If-None-Match of legal size, and either no key
-(reads open to the public) or one bearer token. A token is checked here by one
-query on the lookup's connection (the live key's scope; the rate limiter is told the key, as
-get_principal tells it); a token that does not verify is passed on to the rest of the stack,
-where the documented route answers as it always has. Behind a replica
-(POWERCAT_READ_DATABASE_URL) the key is checked on the primary, where revocations land first,
-through a second driver pool; a read key's lookup then reads the replica and a writing key's the
-primary, as the documented route routes them. It runs the documented route's query and response builder
-(`item_response`) as a plain ASGI handler: on PostgreSQL on a connection of a bare asyncpg pool
-made on the read side's database (`engine.create_driver_pool`: SQLAlchemy's async checkout alone
-was a fifth of a lookup), on SQLite on one pooled connection of the read engine. Its errors are
-the same exceptions, turned into the same problems by the app's handlers; the pool's lost or
-unobtainable connections become the 503 that SQLAlchemy's would (tests/api/test_faults.py);
-those handlers are applied here as Starlette's ExceptionMiddleware applies them for every
-route. Everything else passes on to the rest of the stack and
-`app/api/routes/items.py:get_item_by_code`, whose dependencies check keys, parameters and reader
-access as for every other route; so do tests that override dependencies.
-tests/api/test_lookup_fast_path.py holds the two answers equal, case by case. The edge and CORS
-wrap both alike.
+(reads open to the public) or one bearer token. A token is checked here by one query on the
+lookup's connection (the live key's scope; the rate limiter is told the key, as get_principal
+tells it); a token that does not verify is passed on to the rest of the stack, where the
+documented route answers as it always has. Behind a replica (POWERCAT_READ_DATABASE_URL) the key
+is checked on the primary, where revocations land first, through a second driver pool; a read
+key's lookup then reads the replica and a writing key's the primary, as the documented route
+routes them. It runs the documented route's query and response builder (`item_response`) as a
+plain ASGI handler: on PostgreSQL on a connection of a bare asyncpg pool made on the read side's
+database (`engine.create_driver_pool`: SQLAlchemy's async checkout alone was a fifth of a
+lookup), on SQLite on one pooled connection of the read engine. Its errors are the same
+exceptions, turned into the same problems by the app's handlers; the pool's lost or unobtainable
+connections become the 503 that SQLAlchemy's would (tests/api/test_faults.py); those handlers
+are applied here as Starlette's ExceptionMiddleware applies them for every route. Everything
+else passes on to the rest of the stack and `app/api/routes/items.py:get_item_by_code`, whose
+dependencies check keys, parameters and reader access as for every other route; so do tests that
+override dependencies. tests/api/test_lookup_fast_path.py holds the two answers equal, case by
+case. The edge and CORS wrap both alike.
 
 Why a layer and not a route ahead of the others, as this was: a route is reached through
 Starlette's exception layer, FastAPI's exit-stack layer and the router's matching, and those

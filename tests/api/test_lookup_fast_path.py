@@ -22,7 +22,7 @@ from app.db import migrations
 from app.db.engine import create_engine, create_sessionmaker, driver_connect_args
 from app.enums import ItemStatus, KeyScope
 from app.main import create_app
-from app.models import ApiKey, Item
+from app.models import Agency, ApiKey, Item
 from app.schemas.items import ItemRead
 from app.services import items, keys
 from app.services.revisions import Actor
@@ -318,12 +318,18 @@ async def test_behind_a_replica_keys_are_checked_on_the_primary(
             _, new_key = await keys.create(
                 s, name="after the copy", scope=KeyScope.READ, agency_names=[]
             )
+            agency = await s.scalar(select(Agency.name).join(Item).where(Item.local_code == code))
+            assert agency is not None
+            _, writer_key = await keys.create(
+                s, name="an agency's writer", scope=KeyScope.WRITE, agency_names=[agency]
+            )
         await engine.dispose()
         settings = catalogue.settings.model_copy(update={"read_database_url": replica})
         cases = [
             (new_key, 200, old_name),  # unknown to the replica; reads the replica
             (catalogue.read_key, 401, None),  # still live on the replica
-            (catalogue.write_key, 200, "改名事项"),  # reads the primary
+            (catalogue.write_key, 200, "改名事项"),  # an admin key: reads the primary
+            (writer_key, 200, "改名事项"),  # a write key too
         ]
         for token, status, name in cases:
             headers = {"Authorization": f"Bearer {token}"}

@@ -7,6 +7,7 @@ needs to prove is which engine each request used, and that the read engine canno
 from __future__ import annotations
 
 import asyncio
+import gc
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -18,6 +19,8 @@ from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+import app.main
+from app.db import engine as engine_module
 from app.db import migrations
 from app.db.engine import create_engine, create_sessionmaker
 from app.enums import KeyScope
@@ -191,3 +194,38 @@ async def test_without_a_read_url_there_is_no_read_engine(served: Served) -> Non
         log.watch("primary", c.state["engine"])
         assert (await c.get("/api/v1/items/1")).status_code == 200
         assert log.by_engine["primary"]
+
+
+async def test_a_start_up_that_fails_halfway_unmakes_what_it_made(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Behind a replica the start-up makes two engines and two driver pools; the second pool
+    # failing must leave nothing open (nor the collector frozen) behind it.
+    pools: list[Any] = []
+    make_pool = engine_module.create_driver_pool
+
+    async def second_fails(engine: AsyncEngine, settings: Settings, *, read_only: bool) -> Any:
+        if pools:
+            raise RuntimeError("the primary's pool could not be made")
+        pools.append(await make_pool(engine, settings, read_only=read_only))
+        return pools[-1]
+
+    disposed: list[AsyncEngine] = []
+    dispose = AsyncEngine.dispose
+
+    async def counted(engine: AsyncEngine, close: bool = True) -> None:
+        disposed.append(engine)
+        await dispose(engine, close)
+
+    monkeypatch.setattr(app.main, "create_driver_pool", second_fails)
+    monkeypatch.setattr(AsyncEngine, "dispose", counted)
+    frozen = gc.get_freeze_count()
+    settings = served.settings.model_copy(
+        update={"read_database_url": served.settings.database_url}
+    )
+    with pytest.raises(RuntimeError, match="could not be made"):
+        async with lifespan_client(create_app(settings)):
+            pass
+    assert gc.get_freeze_count() == frozen
+    assert len(disposed) == 2  # the primary's engine and the replica's
+    assert pools[0] is None or pools[0].is_closing()  # PostgreSQL: the lookup's pool closed
