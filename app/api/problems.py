@@ -320,4 +320,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(PoolTimeoutError, _database_error)
     app.add_exception_handler(ConnectionError, _database_error)
+    # A connection attempt the database accepted and never answered: the driver's connect
+    # timeout. (The request's own time limit is the edge's, outside these handlers.)
+    app.add_exception_handler(TimeoutError, _database_error)
     app.add_exception_handler(Exception, _unhandled)

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import func, make_url, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.db import migrations
 from app.db.engine import create_engine, create_sessionmaker
 from app.enums import KeyScope
 from app.main import create_app
@@ -19,19 +17,10 @@ from app.models import AuditEntry, ItemRevision
 from app.services import keys
 from app.settings import Settings
 from tests.asgi import LifespanClient, lifespan_client
-from tests.dbutil import drop_database, fresh_database
 from tests.factories import MINQIN, import_file
 from tests.tcpproxy import TcpProxy
 
 FIRST_CODE = "11620621MB176555834620236001000"
-
-
-@pytest.fixture
-def scratch_url(tmp_path: Path, worker_id: str) -> Iterator[str]:
-    url = fresh_database(f"flt{worker_id}", tmp_path)
-    migrations.upgrade(url)
-    yield url
-    drop_database(url)
 
 
 async def _seed(url: str) -> str:
@@ -63,9 +52,9 @@ async def _behind_proxy(url: str) -> tuple[TcpProxy, Settings]:
 
 @pytest.mark.postgres
 class TestDatabaseOutage:
-    async def test_outage_is_503_and_service_recovers_by_itself(self, scratch_url: str) -> None:
-        token = await _seed(scratch_url)
-        proxy, settings = await _behind_proxy(scratch_url)
+    async def test_outage_is_503_and_service_recovers_by_itself(self, migrated_url: str) -> None:
+        token = await _seed(migrated_url)
+        proxy, settings = await _behind_proxy(migrated_url)
         async with _serve(settings, token) as c:
             assert (await c.get("/readyz")).status_code == 200
             assert (await c.get("/api/v1/items")).status_code == 200
@@ -83,11 +72,11 @@ class TestDatabaseOutage:
             assert (await c.get(documented_lookup)).status_code == 200
         await proxy.cut()
 
-    async def test_a_search_page_fails_as_503_and_recovers(self, scratch_url: str) -> None:
+    async def test_a_search_page_fails_as_503_and_recovers(self, migrated_url: str) -> None:
         # An anonymous search's first statement is its page's BEGIN (services/items.py runs the
         # page in one snapshot), on a pooled connection the outage has broken.
-        await _seed(scratch_url)
-        proxy, settings = await _behind_proxy(scratch_url)
+        await _seed(migrated_url)
+        proxy, settings = await _behind_proxy(migrated_url)
         search = "/api/v1/items?q=" + "医疗保障"
         async with lifespan_client(create_app(settings)) as c:
             assert (await c.get(search)).status_code == 200
@@ -102,11 +91,13 @@ class TestDatabaseOutage:
             assert r.json()["items"]
         await proxy.cut()
 
-    async def test_the_lookups_fast_route_fails_as_503_and_recovers(self, scratch_url: str) -> None:
+    async def test_the_lookups_fast_route_fails_as_503_and_recovers(
+        self, migrated_url: str
+    ) -> None:
         # By-code lookups take the fast route and its own driver pool (the test above sends its
         # lookup down the documented route).
-        await _seed(scratch_url)
-        proxy, settings = await _behind_proxy(scratch_url)
+        await _seed(migrated_url)
+        proxy, settings = await _behind_proxy(migrated_url)
         lookup = f"/api/v1/items/by-code/{FIRST_CODE}"
         async with lifespan_client(create_app(settings)) as c:
             assert (await c.get(lookup)).status_code == 200
@@ -121,9 +112,9 @@ class TestDatabaseOutage:
             assert (await c.get(lookup)).status_code == 200
         await proxy.cut()
 
-    async def test_the_lookups_pool_exhausted_is_503(self, scratch_url: str) -> None:
-        await _seed(scratch_url)
-        settings = Settings(database_url=scratch_url, db_pool_size=1, db_pool_timeout_s=0.5)
+    async def test_the_lookups_pool_exhausted_is_503(self, migrated_url: str) -> None:
+        await _seed(migrated_url)
+        settings = Settings(database_url=migrated_url, db_pool_size=1, db_pool_timeout_s=0.5)
         lookup = f"/api/v1/items/by-code/{FIRST_CODE}"
         async with lifespan_client(create_app(settings)) as c:
             async with c.state["lookup_pool"].acquire():
@@ -132,9 +123,33 @@ class TestDatabaseOutage:
             assert r.json()["code"] == "database.unavailable"
             assert (await c.get(lookup)).status_code == 200
 
-    async def test_pool_exhaustion_is_503_with_retry_after(self, scratch_url: str) -> None:
-        token = await _seed(scratch_url)
-        settings = Settings(database_url=scratch_url, db_pool_size=1, db_pool_timeout_s=0.5)
+    async def test_a_database_that_accepts_and_never_answers_is_503_unavailable(
+        self, migrated_url: str
+    ) -> None:
+        # A listener that takes the connection and says nothing: the driver's connect timeout
+        # (POWERCAT_DB_POOL_TIMEOUT_S) ends the wait with a bare TimeoutError, on both routes.
+        async def silent(_r: asyncio.StreamReader, _w: asyncio.StreamWriter) -> None:
+            await asyncio.sleep(60)
+
+        listener = await asyncio.start_server(silent, "127.0.0.1", 0)
+        port = listener.sockets[0].getsockname()[1]
+        url = make_url(migrated_url).set(host="127.0.0.1", port=port)
+        settings = Settings(
+            database_url=url.render_as_string(hide_password=False), db_pool_timeout_s=0.5
+        )
+        try:
+            async with lifespan_client(create_app(settings)) as c:
+                for path in (f"/api/v1/items/by-code/{FIRST_CODE}", "/api/v1/items"):
+                    r = await c.get(path)
+                    assert r.status_code == 503, (path, r.text[:200])
+                    assert r.json()["code"] == "database.unavailable", path
+                    assert r.headers["retry-after"] == "1"
+        finally:
+            listener.close()
+
+    async def test_pool_exhaustion_is_503_with_retry_after(self, migrated_url: str) -> None:
+        token = await _seed(migrated_url)
+        settings = Settings(database_url=migrated_url, db_pool_size=1, db_pool_timeout_s=0.5)
         async with _serve(settings, token) as c:
             engine: AsyncEngine = c.state["engine"]
             async with engine.connect() as held:
@@ -175,10 +190,10 @@ async def _history_is_whole(url: str) -> None:
 
 class TestDisconnects:
     async def test_clients_that_vanish_mid_write_leave_no_half_change(
-        self, scratch_url: str
+        self, migrated_url: str
     ) -> None:
-        token = await _seed(scratch_url)
-        async with _serve(Settings(database_url=scratch_url), token) as c:
+        token = await _seed(migrated_url)
+        async with _serve(Settings(database_url=migrated_url), token) as c:
             item = (await c.get(f"/api/v1/items/by-code/{FIRST_CODE}")).json()
 
             async def write(n: int) -> None:
@@ -196,16 +211,16 @@ class TestDisconnects:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        await _history_is_whole(scratch_url)
+        await _history_is_whole(migrated_url)
 
 
 class TestSqliteContention:
     @pytest.mark.sqlite
     async def test_concurrent_http_writers_never_see_database_locked(
-        self, scratch_url: str
+        self, migrated_url: str
     ) -> None:
-        token = await _seed(scratch_url)
-        async with _serve(Settings(database_url=scratch_url), token) as c:
+        token = await _seed(migrated_url)
+        async with _serve(Settings(database_url=migrated_url), token) as c:
             item = (await c.get(f"/api/v1/items/by-code/{FIRST_CODE}")).json()
 
             async def write(n: int) -> int:
@@ -219,4 +234,4 @@ class TestSqliteContention:
             statuses = await asyncio.gather(*(write(n) for n in range(20)))
         assert sorted(set(statuses)) == [200, 412]
         assert statuses.count(200) == 1
-        await _history_is_whole(scratch_url)
+        await _history_is_whole(migrated_url)
