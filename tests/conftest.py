@@ -60,6 +60,21 @@ def database_url(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> It
     drop_database(url)
 
 
+@pytest.fixture
+def empty_url(tmp_path: Path, worker_id: str) -> Iterator[str]:
+    """A new, empty database of the run's kind, for this test alone (dropped after it)."""
+    url = fresh_database(f"scratch{worker_id}", tmp_path)
+    yield url
+    drop_database(url)
+
+
+@pytest.fixture
+def migrated_url(empty_url: str) -> str:
+    """This test's own database (`empty_url`), brought to head by the real migrations."""
+    migrations.upgrade(empty_url)
+    return empty_url
+
+
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Iterator[Settings]:
     os.environ["POWERCAT_DATABASE_URL"] = database_url

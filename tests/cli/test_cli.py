@@ -5,12 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from tests.dbutil import drop_database, fresh_database
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,16 +25,9 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
     )
 
 
-@pytest.fixture
-def empty_db(tmp_path: Path, worker_id: str) -> Iterator[str]:
-    url = fresh_database(f"cli{worker_id}", tmp_path)
-    yield url
-    drop_database(url)
-
-
 class TestDbCommands:
-    def test_upgrade_current_downgrade_round_trip(self, empty_db: str) -> None:
-        env = {"POWERCAT_DATABASE_URL": empty_db}
+    def test_upgrade_current_downgrade_round_trip(self, empty_url: str) -> None:
+        env = {"POWERCAT_DATABASE_URL": empty_url}
         assert "not migrated" in run("db", "current", env=env).stdout
         up = run("db", "upgrade", env=env)
         assert up.returncode == 0, up.stderr

@@ -11,29 +11,18 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, make_url, select, text
 
-from app.db import migrations
 from app.db.engine import create_engine
 from app.models import ImportBatch, Item
 from app.services.importers.structured import FLAT_COLUMNS
 from app.settings import Settings
 from tests.cli.test_cli import ROOT, run
-from tests.dbutil import drop_database, fresh_database
 from tests.factories import DUNHUANG, MINQIN, SHARED_CODE
 from tests.import_samples import csv_bytes, export_rows
-
-
-@pytest.fixture
-def db_url(tmp_path: Path, worker_id: str) -> Iterator[str]:
-    url = fresh_database(f"imp{worker_id}", tmp_path)
-    migrations.upgrade(url)
-    yield url
-    drop_database(url)
 
 
 def _count(url: str, model: type[Item] | type[ImportBatch]) -> int:
@@ -51,8 +40,8 @@ def _count(url: str, model: type[Item] | type[ImportBatch]) -> int:
 
 
 class TestImportCommand:
-    def test_imports_seeds_then_reports_unchanged(self, db_url: str) -> None:
-        env = {"POWERCAT_DATABASE_URL": db_url}
+    def test_imports_seeds_then_reports_unchanged(self, migrated_url: str) -> None:
+        env = {"POWERCAT_DATABASE_URL": migrated_url}
         first = run("import", str(MINQIN), str(DUNHUANG), env=env)
         assert first.returncode == 0, first.stderr
         assert "9 new" in first.stdout
@@ -60,20 +49,30 @@ class TestImportCommand:
         again = run("import", str(MINQIN), env=env)
         assert again.returncode == 0
         assert "unchanged" in again.stdout
-        assert _count(db_url, Item) == 37
+        assert _count(migrated_url, Item) == 37
 
-    def test_dry_run_json_report_and_nothing_written(self, db_url: str) -> None:
+    def test_dry_run_json_report_and_nothing_written(self, migrated_url: str) -> None:
         r = run(
-            "import", "--dry-run", "--json", str(DUNHUANG), env={"POWERCAT_DATABASE_URL": db_url}
+            "import",
+            "--dry-run",
+            "--json",
+            str(DUNHUANG),
+            env={"POWERCAT_DATABASE_URL": migrated_url},
         )
         assert r.returncode == 0, r.stderr
         (report,) = json.loads(r.stdout)
         assert report["status"] == "dry_run"
         assert report["counts"]["new"] == 28
-        assert _count(db_url, Item) == 0
+        assert _count(migrated_url, Item) == 0
 
-    def test_dry_run_json_lists_the_issues_the_file_would_add(self, db_url: str) -> None:
-        r = run("import", "--dry-run", "--json", str(MINQIN), env={"POWERCAT_DATABASE_URL": db_url})
+    def test_dry_run_json_lists_the_issues_the_file_would_add(self, migrated_url: str) -> None:
+        r = run(
+            "import",
+            "--dry-run",
+            "--json",
+            str(MINQIN),
+            env={"POWERCAT_DATABASE_URL": migrated_url},
+        )
         assert r.returncode == 0, r.stderr
         (report,) = json.loads(r.stdout)
         assert report["status"] == "dry_run"
@@ -81,7 +80,7 @@ class TestImportCommand:
             (i["rule"], i["severity"], i["value"], [(x["id"], x["seq"]) for x in i["items"]])
             for i in report["validation"]
         ] == [("code.duplicate", "error", SHARED_CODE, [(None, 4), (None, 5), (None, 6)])]
-        assert _count(db_url, Item) == 0
+        assert _count(migrated_url, Item) == 0
 
     @pytest.mark.parametrize(
         "content",
@@ -89,21 +88,21 @@ class TestImportCommand:
         ids=["empty", "binary", "headerless"],
     )
     def test_bad_file_is_one_line_error_and_nothing_written(
-        self, db_url: str, tmp_path: Path, content: bytes
+        self, migrated_url: str, tmp_path: Path, content: bytes
     ) -> None:
         bad = tmp_path / "bad.txt"
         bad.write_bytes(content)
-        r = run("import", str(bad), env={"POWERCAT_DATABASE_URL": db_url})
+        r = run("import", str(bad), env={"POWERCAT_DATABASE_URL": migrated_url})
         assert r.returncode == 1
         lines = r.stderr.strip().splitlines()
         assert len(lines) == 1
         assert lines[0].startswith("powercat: error: ")
         assert "nothing imported" in lines[0]
-        assert _count(db_url, Item) == 0
-        assert _count(db_url, ImportBatch) == 0
+        assert _count(migrated_url, Item) == 0
+        assert _count(migrated_url, ImportBatch) == 0
 
-    def test_missing_file_and_unknown_format(self, db_url: str, tmp_path: Path) -> None:
-        env = {"POWERCAT_DATABASE_URL": db_url}
+    def test_missing_file_and_unknown_format(self, migrated_url: str, tmp_path: Path) -> None:
+        env = {"POWERCAT_DATABASE_URL": migrated_url}
         missing = run("import", str(tmp_path / "nope.tsv"), env=env)
         assert missing.returncode == 1
         assert "no such file" in missing.stderr
@@ -121,7 +120,7 @@ class TestImportJobs:
     the files imported one after another (on SQLite they are)."""
 
     def test_outcome_and_output_are_those_of_a_serial_run(
-        self, db_url: str, tmp_path: Path
+        self, migrated_url: str, tmp_path: Path
     ) -> None:
         a, b = "并行甲县医疗保障局", "并行乙县医疗保障局"
         files = {
@@ -135,7 +134,7 @@ class TestImportJobs:
             (tmp_path / name).write_bytes(data)
         names = [*files, "missing.csv"]
         args = [str(tmp_path / name) for name in names]
-        r = run("import", "--jobs", "3", *args, env={"POWERCAT_DATABASE_URL": db_url})
+        r = run("import", "--jobs", "3", *args, env={"POWERCAT_DATABASE_URL": migrated_url})
         assert r.returncode == 1, r.stderr
         # Reports and errors in the order the files were given, whatever order they finished in.
         lines = {line.split(":")[0]: line for line in r.stdout.splitlines() if ": imported" in line}
@@ -148,15 +147,17 @@ class TestImportJobs:
         assert "30 items, 30 new, 0 changed" in lines["a1.csv"]
         assert "30 items, 0 new, 30 changed" in lines["a2.csv"]
         assert "15 items, 0 new, 15 changed, 0 unchanged, 0 restored, 5 vanished" in lines["b2.csv"]
-        assert _count(db_url, Item) == 50
-        assert _count(db_url, ImportBatch) == 4
+        assert _count(migrated_url, Item) == 50
+        assert _count(migrated_url, ImportBatch) == 4
 
-    def test_jobs_must_be_a_small_positive_number(self, db_url: str) -> None:
+    def test_jobs_must_be_a_small_positive_number(self, migrated_url: str) -> None:
         for jobs in ("0", "17", "many"):
-            r = run("import", "--jobs", jobs, str(MINQIN), env={"POWERCAT_DATABASE_URL": db_url})
+            r = run(
+                "import", "--jobs", jobs, str(MINQIN), env={"POWERCAT_DATABASE_URL": migrated_url}
+            )
             assert r.returncode == 2, (jobs, r.stderr)
             assert "--jobs" in r.stderr
-        assert _count(db_url, Item) == 0
+        assert _count(migrated_url, Item) == 0
 
 
 def _big_csv(path: Path, rows: int) -> None:
@@ -205,30 +206,30 @@ def _writing(url: str) -> bool:
 
 class TestKilledImport:
     def test_process_killed_mid_import_leaves_database_as_it_was(
-        self, db_url: str, tmp_path: Path
+        self, migrated_url: str, tmp_path: Path
     ) -> None:
         big = tmp_path / "big.csv"
         _big_csv(big, 12_000)
         proc = subprocess.Popen(
             [sys.executable, "-m", "app.cli", "import", str(big)],
             cwd=ROOT,
-            env={**os.environ, "POWERCAT_DATABASE_URL": db_url},
+            env={**os.environ, "POWERCAT_DATABASE_URL": migrated_url},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
         try:
             for _ in range(1200):
-                if proc.poll() is not None or _writing(db_url):
+                if proc.poll() is not None or _writing(migrated_url):
                     break
                 time.sleep(0.05)
             assert proc.poll() is None, "the import finished before it could be killed: enlarge it"
-            assert _writing(db_url), "the import never started writing"
+            assert _writing(migrated_url), "the import never started writing"
             proc.send_signal(signal.SIGKILL)
         finally:
             proc.wait(timeout=60)
-        assert _count(db_url, Item) == 0
-        assert _count(db_url, ImportBatch) == 0
+        assert _count(migrated_url, Item) == 0
+        assert _count(migrated_url, ImportBatch) == 0
         # The database is usable afterwards: the same import runs to the end.
-        after = run("import", str(MINQIN), env={"POWERCAT_DATABASE_URL": db_url})
+        after = run("import", str(MINQIN), env={"POWERCAT_DATABASE_URL": migrated_url})
         assert after.returncode == 0, after.stderr
-        assert _count(db_url, Item) == 9
+        assert _count(migrated_url, Item) == 9

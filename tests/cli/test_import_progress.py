@@ -3,30 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from app.cli.imports import PROGRESS_MIN_BYTES
-from app.db import migrations
 from tests.cli.import_helpers import db_counts, run_on_terminal
 from tests.cli.test_cli import run
-from tests.dbutil import drop_database, fresh_database
 from tests.factories import MINQIN
 from tests.import_samples import csv_bytes, long_rows
 
 BAR = "━"  # what rich draws a bar with
 HIDE_CURSOR = "\x1b[?25l"  # a live display hides the cursor while it draws
 ROWS = 700
-
-
-@pytest.fixture
-def db_url(tmp_path: Path, worker_id: str) -> Iterator[str]:
-    url = fresh_database(f"prog{worker_id}", tmp_path)
-    migrations.upgrade(url)
-    yield url
-    drop_database(url)
 
 
 @pytest.fixture
@@ -39,12 +28,12 @@ def long_csv(tmp_path: Path) -> Path:
 
 class TestProgressBar:
     def test_long_file_on_a_terminal_shows_a_bar_that_ends_full(
-        self, db_url: str, long_csv: Path, tmp_path: Path
+        self, migrated_url: str, long_csv: Path, tmp_path: Path
     ) -> None:
         r = run_on_terminal(
             "import",
             str(long_csv),
-            env={"POWERCAT_DATABASE_URL": db_url},
+            env={"POWERCAT_DATABASE_URL": migrated_url},
             stdout_tty=True,
             stderr_tty=True,
             tmp_path=tmp_path,
@@ -56,16 +45,16 @@ class TestProgressBar:
         assert f"{long_csv.name}: done" in r.shown
         assert "100%" in r.shown
         assert r.shown.rindex("100%") < r.shown.index(f"{ROWS} new")
-        assert db_counts(db_url)["item"] == ROWS
+        assert db_counts(migrated_url)["item"] == ROWS
 
     def test_bar_goes_to_the_terminal_when_only_stdout_is_redirected(
-        self, db_url: str, long_csv: Path, tmp_path: Path
+        self, migrated_url: str, long_csv: Path, tmp_path: Path
     ) -> None:
         r = run_on_terminal(
             "import",
             "--json",
             str(long_csv),
-            env={"POWERCAT_DATABASE_URL": db_url},
+            env={"POWERCAT_DATABASE_URL": migrated_url},
             stdout_tty=False,
             stderr_tty=True,
             tmp_path=tmp_path,
@@ -79,12 +68,12 @@ class TestProgressBar:
         assert "\x1b" not in r.stdout
 
     def test_no_bar_when_stderr_is_not_a_terminal(
-        self, db_url: str, long_csv: Path, tmp_path: Path
+        self, migrated_url: str, long_csv: Path, tmp_path: Path
     ) -> None:
         r = run_on_terminal(
             "import",
             str(long_csv),
-            env={"POWERCAT_DATABASE_URL": db_url},
+            env={"POWERCAT_DATABASE_URL": migrated_url},
             stdout_tty=True,
             stderr_tty=False,
             tmp_path=tmp_path,
@@ -95,19 +84,19 @@ class TestProgressBar:
         assert HIDE_CURSOR not in r.shown
         assert r.stderr == ""
 
-    def test_no_bar_when_neither_is_a_terminal(self, db_url: str, long_csv: Path) -> None:
-        r = run("import", str(long_csv), env={"POWERCAT_DATABASE_URL": db_url})
+    def test_no_bar_when_neither_is_a_terminal(self, migrated_url: str, long_csv: Path) -> None:
+        r = run("import", str(long_csv), env={"POWERCAT_DATABASE_URL": migrated_url})
         assert r.returncode == 0, r.stderr
         assert f"{ROWS} new" in r.stdout
         assert r.stderr == ""
         assert "\x1b" not in r.stdout
 
-    def test_short_file_on_a_terminal_shows_no_bar(self, db_url: str, tmp_path: Path) -> None:
+    def test_short_file_on_a_terminal_shows_no_bar(self, migrated_url: str, tmp_path: Path) -> None:
         assert MINQIN.stat().st_size < PROGRESS_MIN_BYTES
         r = run_on_terminal(
             "import",
             str(MINQIN),
-            env={"POWERCAT_DATABASE_URL": db_url},
+            env={"POWERCAT_DATABASE_URL": migrated_url},
             stdout_tty=True,
             stderr_tty=True,
             tmp_path=tmp_path,

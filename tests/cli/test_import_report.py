@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from app.db import migrations
 from tests.cli.test_cli import run
-from tests.dbutil import drop_database, fresh_database
 from tests.factories import DUNHUANG
 from tests.integration.test_imports import (
     check_dunhuang_repeat,
@@ -20,24 +15,16 @@ from tests.integration.test_imports import (
 )
 
 
-@pytest.fixture
-def db_url(tmp_path: Path, worker_id: str) -> Iterator[str]:
-    url = fresh_database(f"rep{worker_id}", tmp_path)
-    migrations.upgrade(url)
-    yield url
-    drop_database(url)
-
-
 class TestReportOutput:
-    def test_json_report_names_both_printings_of_the_repeated_row(self, db_url: str) -> None:
-        r = run("import", "--json", str(DUNHUANG), env={"POWERCAT_DATABASE_URL": db_url})
+    def test_json_report_names_both_printings_of_the_repeated_row(self, migrated_url: str) -> None:
+        r = run("import", "--json", str(DUNHUANG), env={"POWERCAT_DATABASE_URL": migrated_url})
         assert r.returncode == 0, r.stderr
         (report,) = json.loads(r.stdout)
         assert report["status"] == "imported"
         check_dunhuang_repeat(report)
 
-    def test_text_report_shows_the_repeat_with_its_line_range(self, db_url: str) -> None:
-        r = run("import", str(DUNHUANG), env={"POWERCAT_DATABASE_URL": db_url})
+    def test_text_report_shows_the_repeat_with_its_line_range(self, migrated_url: str) -> None:
+        r = run("import", str(DUNHUANG), env={"POWERCAT_DATABASE_URL": migrated_url})
         assert r.returncode == 0, r.stderr
         assert "1 warnings, 0 errors" in r.stdout
         (line,) = [x for x in r.stdout.splitlines() if "import.repeated_row" in x]
@@ -45,11 +32,11 @@ class TestReportOutput:
         assert line.strip().startswith(f"warning: {DUNHUANG.name}:{repeat}-")
 
     def test_each_problem_with_file_line_and_field_in_json_and_text(
-        self, db_url: str, tmp_path: Path
+        self, migrated_url: str, tmp_path: Path
     ) -> None:
         listing = tmp_path / "fields.csv"
         listing.write_bytes(rows_with_field_problems())
-        env = {"POWERCAT_DATABASE_URL": db_url}
+        env = {"POWERCAT_DATABASE_URL": migrated_url}
         dry = run("import", "--dry-run", "--json", str(listing), env=env)
         assert dry.returncode == 0, dry.stderr
         (report,) = json.loads(dry.stdout)

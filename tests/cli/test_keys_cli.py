@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -14,16 +12,13 @@ from app.models import ApiKey, AuditEntry
 from app.services import keys
 from app.settings import Settings
 from tests.cli.test_cli import run
-from tests.dbutil import drop_database, fresh_database
 
 
 @pytest.fixture
-def migrated(tmp_path: Path, worker_id: str) -> Iterator[dict[str, str]]:
-    url = fresh_database(f"keys{worker_id}", tmp_path)
-    env = {"POWERCAT_DATABASE_URL": url}
+def migrated(empty_url: str) -> dict[str, str]:
+    env = {"POWERCAT_DATABASE_URL": empty_url}
     assert run("db", "upgrade", env=env).returncode == 0
-    yield env
-    drop_database(url)
+    return env
 
 
 def _stored_keys(url: str) -> list[tuple[str, str, str]]:

@@ -160,7 +160,7 @@ async def catalogue(session: AsyncSession) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def empty_url(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Iterator[str]:
+def roundtrip_url(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Iterator[str]:
     """A second database, migrated and empty: where exports are imported back."""
     url = fresh_database(f"rt{worker_id}", tmp_path_factory.mktemp("roundtrip"))
     migrations.upgrade(url)
@@ -169,9 +169,9 @@ def empty_url(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Itera
 
 
 @pytest.fixture
-async def empty(empty_url: str) -> AsyncIterator[AsyncSession]:
+async def empty(roundtrip_url: str) -> AsyncIterator[AsyncSession]:
     """A session on the empty database, rolled back after the test so it stays empty."""
-    engine = create_engine(Settings(database_url=empty_url))
+    engine = create_engine(Settings(database_url=roundtrip_url))
     try:
         async with engine.connect() as conn:
             trans = await conn.begin()

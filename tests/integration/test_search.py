@@ -10,7 +10,6 @@ import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -39,7 +38,6 @@ from app.schemas.items import ItemFilter
 from app.services.items import list_items
 from app.services.search import MAX_TERM_LENGTH, _named, normalize_term, search_page
 from app.settings import Settings
-from tests.dbutil import drop_database, fresh_database
 from tests.factories import DUNHUANG, MINQIN, import_file, insert_agency_items
 from tests.plans import plan_of
 
@@ -439,12 +437,6 @@ class TestSearchPages:
         )
 
 
-@pytest.fixture
-def migrated_scratch_url(scratch_url: str) -> str:
-    migrations.upgrade(scratch_url)
-    return scratch_url
-
-
 @contextlib.asynccontextmanager
 async def _committing_after_first_window(
     engine: AsyncEngine, change: Any
@@ -477,13 +469,13 @@ class TestSearchReadsOneState:
         [(ItemStatus.ACTIVE, ItemStatus.WITHDRAWN), (ItemStatus.WITHDRAWN, ItemStatus.ACTIVE)],
     )
     async def test_an_item_changing_status_mid_window_neither_hides_nor_repeats_a_match(
-        self, migrated_scratch_url: str, status_before: ItemStatus, status_after: ItemStatus
+        self, migrated_url: str, status_before: ItemStatus, status_after: ItemStatus
     ) -> None:
         # A search of active items with a window of three: item 2 leaves (or joins) the listing
         # right after the first window is checked. Were the window's extent measured after that,
         # it would end at item 4, unchecked, and item 4, the only match, would be skipped (or,
         # the window ending at 3, item 4 would be found twice).
-        engine = create_engine(Settings(database_url=migrated_scratch_url))
+        engine = create_engine(Settings(database_url=migrated_url))
         try:
             async with engine.begin() as conn:
                 await insert_agency_items(
@@ -514,13 +506,13 @@ class TestSearchReadsOneState:
             await engine.dispose()
 
     async def test_an_item_renamed_between_the_ranks_is_shown_once_as_it_matched(
-        self, migrated_scratch_url: str
+        self, migrated_url: str
     ) -> None:
         # Item 4 holds the term in its name and its legal basis. Right after the name rank has
         # read its window, the name loses the term. Read in two states, the other rank would
         # find item 4 again (its name no longer holds the term), and the page would show it
         # twice, both times under a name without the term.
-        engine = create_engine(Settings(database_url=migrated_scratch_url))
+        engine = create_engine(Settings(database_url=migrated_url))
         try:
             async with engine.begin() as conn:
                 await insert_agency_items(
@@ -875,14 +867,6 @@ SQLITE_TABLES = {"item_fts", "item_fts_config", "item_fts_data", "item_fts_docsi
 SQLITE_TRIGGERS = {"item_fts_after_insert", "item_fts_after_update", "item_fts_after_delete"}
 
 
-@pytest.fixture
-def scratch_url(tmp_path: Path, worker_id: str) -> Iterator[str]:
-    """An empty database of the run's kind, just for this test."""
-    url = fresh_database(f"search{worker_id}", tmp_path)
-    yield url
-    drop_database(url)
-
-
 def _run(url: str, fn: Any) -> Any:
     async def go() -> Any:
         engine = create_engine(Settings(database_url=url))
@@ -963,59 +947,59 @@ def _diff_names(diff: list[Any]) -> set[str]:
 
 
 class TestSearchMigration:
-    def test_adds_the_search_objects_and_removes_them_on_downgrade(self, scratch_url: str) -> None:
-        postgres = scratch_url.startswith("postgresql")
+    def test_adds_the_search_objects_and_removes_them_on_downgrade(self, empty_url: str) -> None:
+        postgres = empty_url.startswith("postgresql")
         expected = PG_INDEXES | PG_OTHERS if postgres else SQLITE_TABLES | SQLITE_TRIGGERS
         at_head = PG_HEAD if postgres else expected
-        migrations.upgrade(scratch_url, "0001")
-        assert _run(scratch_url, _search_objects) == set()
-        migrations.upgrade(scratch_url, "0002")
-        assert _run(scratch_url, _search_objects) == expected
-        migrations.downgrade(scratch_url, "0001")
+        migrations.upgrade(empty_url, "0001")
+        assert _run(empty_url, _search_objects) == set()
+        migrations.upgrade(empty_url, "0002")
+        assert _run(empty_url, _search_objects) == expected
+        migrations.downgrade(empty_url, "0001")
         # pg_trgm stays installed: it may have been there before, and others may use it.
-        assert _run(scratch_url, _search_objects) == expected & {"pg_trgm"}
-        migrations.upgrade(scratch_url)
-        assert _run(scratch_url, _search_objects) == at_head
+        assert _run(empty_url, _search_objects) == expected & {"pg_trgm"}
+        migrations.upgrade(empty_url)
+        assert _run(empty_url, _search_objects) == at_head
         if postgres:  # 0008: the list's trigger function runs as its owner
-            assert _run(scratch_url, _name_list_runs_as_owner) is True
-            migrations.downgrade(scratch_url, "0007")
-            assert _run(scratch_url, _name_list_runs_as_owner) is False
+            assert _run(empty_url, _name_list_runs_as_owner) is True
+            migrations.downgrade(empty_url, "0007")
+            assert _run(empty_url, _name_list_runs_as_owner) is False
         # 0007 down gives back 0002's name index (with 0006's pending-list limit) and drops the
         # list of names; nothing on SQLite.
-        migrations.downgrade(scratch_url, "0006")
-        assert _run(scratch_url, _search_objects) == expected
+        migrations.downgrade(empty_url, "0006")
+        assert _run(empty_url, _search_objects) == expected
         if postgres:
-            assert _run(scratch_url, _pending_limits) == dict.fromkeys(PG_INDEXES, "1024")
+            assert _run(empty_url, _pending_limits) == dict.fromkeys(PG_INDEXES, "1024")
 
-    def test_upgrade_indexes_the_rows_already_there(self, scratch_url: str) -> None:
+    def test_upgrade_indexes_the_rows_already_there(self, empty_url: str) -> None:
         # Through 0002 (FTS5, trigram indexes) and 0007 (the list of names) alike.
-        migrations.upgrade(scratch_url, "0001")
-        _run(scratch_url, _insert_item)
-        migrations.upgrade(scratch_url)
-        assert _run(scratch_url, _found) == [[1], [1], [1], [1]]
+        migrations.upgrade(empty_url, "0001")
+        _run(empty_url, _insert_item)
+        migrations.upgrade(empty_url)
+        assert _run(empty_url, _found) == [[1], [1], [1], [1]]
 
     @pytest.mark.postgres
-    def test_bounds_the_pending_lists_and_resets_them_on_downgrade(self, scratch_url: str) -> None:
-        migrations.upgrade(scratch_url, "0006")
-        assert _run(scratch_url, _pending_limits) == dict.fromkeys(PG_INDEXES, "1024")
-        migrations.downgrade(scratch_url, "0005")
-        assert _run(scratch_url, _pending_limits) == dict.fromkeys(PG_INDEXES)
+    def test_bounds_the_pending_lists_and_resets_them_on_downgrade(self, empty_url: str) -> None:
+        migrations.upgrade(empty_url, "0006")
+        assert _run(empty_url, _pending_limits) == dict.fromkeys(PG_INDEXES, "1024")
+        migrations.downgrade(empty_url, "0005")
+        assert _run(empty_url, _pending_limits) == dict.fromkeys(PG_INDEXES)
 
-    def test_models_agree_apart_from_the_search_objects(self, scratch_url: str) -> None:
-        migrations.upgrade(scratch_url)
+    def test_models_agree_apart_from_the_search_objects(self, empty_url: str) -> None:
+        migrations.upgrade(empty_url)
 
         async def diffs(conn: AsyncConnection) -> tuple[list[Any], list[Any]]:
             filtered = await conn.run_sync(_diff, True)
             unfiltered = await conn.run_sync(_diff, False)
             return filtered, unfiltered
 
-        filtered, unfiltered = _run(scratch_url, diffs)
+        filtered, unfiltered = _run(empty_url, diffs)
         assert filtered == []
         # The filter hides the single-database objects and nothing else: the search objects,
         # and on PostgreSQL the change feed's order index (migration 0004).
         assert _diff_names(unfiltered) == (
             PG_HEAD_INDEXES
             | {"ix_change_feed_order", "search_name", "ix_search_name_name", "ix_search_name_trgm"}
-            if scratch_url.startswith("postgresql")
+            if empty_url.startswith("postgresql")
             else SQLITE_TABLES
         )

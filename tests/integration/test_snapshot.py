@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from app.db import migrations
 from app.db.engine import create_engine, create_read_sessionmaker, one_snapshot
 from app.models import Item
 from app.settings import Settings
-from tests.dbutil import drop_database, fresh_database
 from tests.factories import insert_agency_items, insert_items
 
 NOW = datetime(2026, 12, 7, tzinfo=UTC)
@@ -26,19 +23,11 @@ ISOLATION = text(
 
 
 @pytest.fixture
-def url(tmp_path: Path, worker_id: str) -> Iterator[str]:
-    url = fresh_database(f"snapshot{worker_id}", tmp_path)
-    migrations.upgrade(url)
-    yield url
-    drop_database(url)
-
-
-@pytest.fixture
-async def engines(url: str) -> AsyncIterator[tuple[AsyncEngine, AsyncEngine]]:
+async def engines(migrated_url: str) -> AsyncIterator[tuple[AsyncEngine, AsyncEngine]]:
     """A reader with a pool of one connection, which a second checkout would wait on, and a
     writer of its own. The catalogue holds items 1 and 2."""
-    reader = create_engine(Settings(database_url=url, db_pool_size=1, db_pool_timeout_s=2))
-    writer = create_engine(Settings(database_url=url))
+    reader = create_engine(Settings(database_url=migrated_url, db_pool_size=1, db_pool_timeout_s=2))
+    writer = create_engine(Settings(database_url=migrated_url))
     async with writer.begin() as conn:
         await insert_agency_items(conn, [{"id": 1, "name": "甲"}, {"id": 2, "name": "乙"}], now=NOW)
     try:

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import csv
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -21,17 +19,8 @@ from app.db.dialect import autogenerate_include_name
 from app.db.engine import create_engine
 from app.models import Base
 from app.settings import Settings
-from tests.dbutil import drop_database, fresh_database
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def scratch_url(tmp_path: Path, worker_id: str) -> Iterator[str]:
-    """An empty database of the run's kind, just for this test."""
-    url = fresh_database(f"mig{worker_id}", tmp_path)
-    yield url
-    drop_database(url)
 
 
 def _run(url: str, fn: Any) -> Any:
@@ -91,22 +80,22 @@ class TestMigrations:
         for path in (ROOT / "migrations" / "versions").glob("*.py"):
             assert "app.models" not in path.read_text(encoding="utf-8"), path.name
 
-    def test_upgrade_downgrade_upgrade_with_rows_present(self, scratch_url: str) -> None:
-        migrations.upgrade(scratch_url)
-        _run(scratch_url, _insert_rows)
-        assert _run(scratch_url, _count_items) == 1
-        migrations.downgrade(scratch_url, "base")
-        migrations.upgrade(scratch_url)
-        assert _run(scratch_url, _count_items) == 0
+    def test_upgrade_downgrade_upgrade_with_rows_present(self, empty_url: str) -> None:
+        migrations.upgrade(empty_url)
+        _run(empty_url, _insert_rows)
+        assert _run(empty_url, _count_items) == 1
+        migrations.downgrade(empty_url, "base")
+        migrations.upgrade(empty_url)
+        assert _run(empty_url, _count_items) == 0
 
-    def test_models_and_migrations_agree(self, scratch_url: str) -> None:
-        migrations.upgrade(scratch_url)
-        assert _run(scratch_url, _diff) == []
+    def test_models_and_migrations_agree(self, empty_url: str) -> None:
+        migrations.upgrade(empty_url)
+        assert _run(empty_url, _diff) == []
 
-    def test_power_types_match_the_reference_table(self, scratch_url: str) -> None:
-        migrations.upgrade(scratch_url)
+    def test_power_types_match_the_reference_table(self, empty_url: str) -> None:
+        migrations.upgrade(empty_url)
         rows = _run(
-            scratch_url,
+            empty_url,
             lambda c: sorted(
                 tuple(r) for r in c.execute(text("SELECT code, label FROM power_type"))
             ),
