@@ -234,7 +234,9 @@ class EdgeMiddleware:
                         send_with_headers,
                         503,
                         "timeout",
-                        "the request took too long; nothing was changed",
+                        # Not "nothing was changed": the limit may fall after a commit.
+                        "the request took too long and was stopped; if it made a change, read "
+                        "the item before retrying (a retry with If-Match cannot apply it twice)",
                         [(b"retry-after", b"1")],
                     )
                 return
