@@ -216,11 +216,11 @@ class EdgeMiddleware:
                 try:
                     if timed:
                         async with (timeout := asyncio.Timeout(None)):
-                            self.deadlines.watch(timeout)
+                            watch = self.deadlines.watch(timeout)
                             try:
                                 await self.app(scope, app_receive, send_with_headers)
                             finally:
-                                self.deadlines.forget(timeout)
+                                watch.forget(timeout)
                     else:
                         await self.app(scope, app_receive, send_with_headers)
                 finally:
@@ -305,19 +305,15 @@ class Deadlines:
         self.tick = min(1.0, seconds / 10)
         self._watches: WeakKeyDictionary[asyncio.AbstractEventLoop, _Watch] = WeakKeyDictionary()
 
-    def watch(self, timeout: asyncio.Timeout) -> None:
-        """Expire `timeout`, entered and without a deadline, once the limit has passed."""
+    def watch(self, timeout: asyncio.Timeout) -> _Watch:
+        """Expire `timeout`, entered and without a deadline, once the limit has passed; the
+        returned watch is where to forget it when its request is over."""
         loop = asyncio.get_running_loop()
         watch = self._watches.get(loop)
         if watch is None:
             watch = self._watches[loop] = _Watch(loop, self.tick)
         watch.add(timeout, loop.time() + self.seconds)
-
-    def forget(self, timeout: asyncio.Timeout) -> None:
-        """`timeout`'s request is over: leave it alone."""
-        watch = self._watches.get(asyncio.get_running_loop())
-        if watch is not None:
-            watch.running.pop(timeout, None)
+        return watch
 
 
 class _Watch:
@@ -335,6 +331,10 @@ class _Watch:
         self.running[timeout] = deadline
         if self.timer is None:
             self.timer = self.loop.call_later(self.tick, self.expire)
+
+    def forget(self, timeout: asyncio.Timeout) -> None:
+        """`timeout`'s request is over: leave it alone."""
+        self.running.pop(timeout, None)
 
     def expire(self) -> None:
         try:

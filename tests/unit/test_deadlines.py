@@ -21,11 +21,11 @@ async def _limited(deadlines: Deadlines, seconds: float) -> str:
     """Sleeps `seconds` under the limit: "done", or "timed out" when the limit ended it."""
     try:
         async with (timeout := asyncio.Timeout(None)):
-            deadlines.watch(timeout)
+            watch = deadlines.watch(timeout)
             try:
                 await asyncio.sleep(seconds)
             finally:
-                deadlines.forget(timeout)
+                watch.forget(timeout)
     except TimeoutError:
         return "timed out"
     return "done"
