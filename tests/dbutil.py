@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sqlite3
 from pathlib import Path
@@ -18,36 +19,38 @@ def test_backend() -> str:
     return make_url(raw).get_backend_name() if raw else "sqlite"
 
 
-async def _recreate_pg(url: str) -> None:
-    parsed = make_url(url)
+def _word(name: str | None) -> str:
+    if not (name and name.replace("_", "").isalnum()):
+        raise ValueError(f"test database name must be a word, got {name!r}")
+    return name
+
+
+async def _as_admin(url: str, *statements: str) -> None:
+    """Run `statements` on the server of `url`, connected to its `postgres` database."""
     admin = create_async_engine(
-        parsed.set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=None
+        make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=None
     )
     try:
         async with admin.connect() as conn:
-            name = parsed.database
-            if not (name and name.replace("_", "").isalnum()):
-                raise ValueError(f"test database name must be a word, got {name!r}")
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            # UTF-8 so that Chinese text and pg_trgm behave as in production.
-            await conn.execute(
-                text(
-                    f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0 "
-                    "LC_COLLATE 'C' LC_CTYPE 'C.UTF-8'"
-                )
-            )
+            for statement in statements:
+                await conn.execute(text(statement))
     finally:
         await admin.dispose()
+
+
+async def _recreate_pg(url: str) -> None:
+    name = _word(make_url(url).database)
+    await _as_admin(
+        url,
+        f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
+        # UTF-8 so that Chinese text and pg_trgm behave as in production.
+        f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0 "
+        "LC_COLLATE 'C' LC_CTYPE 'C.UTF-8'",
+    )
 
 
 async def _drop_pg(url: str) -> None:
-    parsed = make_url(url)
-    admin = create_async_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
-    finally:
-        await admin.dispose()
+    await _as_admin(url, f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
 
 
 def fresh_database(name: str, tmp_dir: Path) -> str:
@@ -72,7 +75,10 @@ def copy_database(url: str, name: str, tmp_dir: Path) -> str:
     parsed = make_url(url)
     if parsed.get_backend_name() != "postgresql":
         target = tmp_dir / (name + ".db")
-        with sqlite3.connect(str(parsed.database)) as source, sqlite3.connect(target) as copy:
+        with (
+            contextlib.closing(sqlite3.connect(str(parsed.database))) as source,
+            contextlib.closing(sqlite3.connect(target)) as copy,
+        ):
             source.backup(copy)
         return f"sqlite+aiosqlite:///{target}"
     copy_url = parsed.set(database=f"{parsed.database}_{name}").render_as_string(
@@ -83,16 +89,9 @@ def copy_database(url: str, name: str, tmp_dir: Path) -> str:
 
 
 async def _copy_pg(url: str, copy_url: str) -> None:
-    source, copy = make_url(url).database, make_url(copy_url).database
-    for name in (source, copy):
-        if not (name and name.replace("_", "").isalnum()):
-            raise ValueError(f"test database name must be a word, got {name!r}")
-    admin = create_async_engine(
-        make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=None
+    source, copy = _word(make_url(url).database), _word(make_url(copy_url).database)
+    await _as_admin(
+        url,
+        f'DROP DATABASE IF EXISTS "{copy}" WITH (FORCE)',
+        f'CREATE DATABASE "{copy}" TEMPLATE "{source}"',
     )
-    try:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{copy}" WITH (FORCE)'))
-            await conn.execute(text(f'CREATE DATABASE "{copy}" TEMPLATE "{source}"'))
-    finally:
-        await admin.dispose()
