@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 from sqlalchemy import func, make_url, select, text
@@ -39,6 +40,14 @@ def _count(url: str, model: type[Item] | type[ImportBatch]) -> int:
     return asyncio.run(go())
 
 
+def _dry_run_report(url: str, path: Path) -> dict[str, Any]:
+    """The JSON report of `powercat import --dry-run --json path`, which must succeed."""
+    r = run("import", "--dry-run", "--json", str(path), env={"POWERCAT_DATABASE_URL": url})
+    assert r.returncode == 0, r.stderr
+    (report,) = json.loads(r.stdout)
+    return cast(dict[str, Any], report)
+
+
 class TestImportCommand:
     def test_imports_seeds_then_reports_unchanged(self, migrated_url: str) -> None:
         env = {"POWERCAT_DATABASE_URL": migrated_url}
@@ -52,29 +61,13 @@ class TestImportCommand:
         assert _count(migrated_url, Item) == 37
 
     def test_dry_run_json_report_and_nothing_written(self, migrated_url: str) -> None:
-        r = run(
-            "import",
-            "--dry-run",
-            "--json",
-            str(DUNHUANG),
-            env={"POWERCAT_DATABASE_URL": migrated_url},
-        )
-        assert r.returncode == 0, r.stderr
-        (report,) = json.loads(r.stdout)
+        report = _dry_run_report(migrated_url, DUNHUANG)
         assert report["status"] == "dry_run"
         assert report["counts"]["new"] == 28
         assert _count(migrated_url, Item) == 0
 
     def test_dry_run_json_lists_the_issues_the_file_would_add(self, migrated_url: str) -> None:
-        r = run(
-            "import",
-            "--dry-run",
-            "--json",
-            str(MINQIN),
-            env={"POWERCAT_DATABASE_URL": migrated_url},
-        )
-        assert r.returncode == 0, r.stderr
-        (report,) = json.loads(r.stdout)
+        report = _dry_run_report(migrated_url, MINQIN)
         assert report["status"] == "dry_run"
         assert [
             (i["rule"], i["severity"], i["value"], [(x["id"], x["seq"]) for x in i["items"]])
