@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from app import __version__
-from app.api import fastpath, problems
+from app.api import fastpath, metrics, problems
 from app.api.middleware import EdgeMiddleware
 from app.api.routes import api_router, docs, health
 from app.db.engine import (
@@ -39,6 +39,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         # Whatever was made is unmade, in reverse, however far the start-up got.
         async with AsyncExitStack() as made:
+            # Under several workers, one that stops takes its in-progress figure with it.
+            made.callback(metrics.forget_this_process)
             engine = create_engine(settings, pooled=True)
             made.push_async_callback(engine.dispose)
             read_engine = None
@@ -119,6 +121,7 @@ def _install_middleware(app: FastAPI, settings: Settings) -> None:
         per_minute=settings.rate_limit_per_minute,
         timeout_s=settings.request_timeout_s,
         limit_for=limit_for,
+        fastapi=app,
     )
     if settings.cors_origins:
         app.add_middleware(

@@ -43,6 +43,7 @@ from urllib.parse import parse_qsl
 
 import asyncpg
 from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.routing import Match, Route
@@ -70,6 +71,13 @@ class FastLookup:
         self._fastapi = fastapi
         # Matches PATH as the documented route does; its endpoint is never called.
         self._path = Route(PATH, _never_called, methods=["GET"])
+        # The documented route, named in the scope of the lookups answered here as the router
+        # names it for its own: the edge's metrics count both alike (app/api/metrics.py).
+        self._route = next(
+            context.original_route
+            for context in iter_route_contexts(fastapi.routes)
+            if context.path_format == PATH and "GET" in (context.methods or ())
+        )
         # The app's exception handlers, as FastAPI gives them to the ExceptionMiddleware around
         # its routes (500 and Exception are the outermost layer's; the edge answers those).
         self._handlers = {
@@ -143,6 +151,7 @@ class FastLookup:
         try:
             document = await self._read(scope["state"], code, sub_code, token)
         except Exception as exc:
+            self._answered(scope)
             handler = self._handler_for(exc)
             if handler is None:
                 raise
@@ -153,6 +162,7 @@ class FastLookup:
             return True
         if document is None:
             return False
+        self._answered(scope)
         await item_response(document, if_none_match, by_code=True)(scope, receive, send)
         return True
 
@@ -179,6 +189,10 @@ class FastLookup:
             token,
             readers_to=(state["lookup_engine"], state["lookup_pool"]),
         )
+
+    def _answered(self, scope: Scope) -> None:
+        scope["route"] = self._route
+        scope["endpoint"] = getattr(self._route, "endpoint", None)
 
     def _handler_for(self, exc: Exception) -> Any:
         """The app's handler for `exc`, found as Starlette's ExceptionMiddleware finds it (by

@@ -17,9 +17,11 @@ from http import HTTPStatus
 from urllib.parse import unquote_to_bytes
 from weakref import WeakKeyDictionary
 
+from fastapi import FastAPI
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.api import metrics
 from app.services import keys
 
 log = logging.getLogger("powercat.http")
@@ -97,6 +99,8 @@ class EdgeMiddleware:
       pass the limit, before the app reads the body whole.
     - Timeout (all but streamed exports, which are bounded by their own work): 503 when the
       request runs longer than the limit and nothing was sent yet.
+    - Metrics: every request is counted as it leaves, with its route template, status and
+      duration, the refusals above included (app/api/metrics.py).
     - Errors: an unhandled error gets the generic 500 problem here, with the request id and
       headers (Starlette would answer it outside every middleware, without them), and goes on to
       be logged (app/api/problems.py).
@@ -112,9 +116,11 @@ class EdgeMiddleware:
         per_minute: int,
         timeout_s: float,
         limit_for: Callable[[str], int],
+        fastapi: FastAPI,
         max_clients: int = 10_000,
     ) -> None:
         self.app = app
+        self.routes = metrics.route_templates(fastapi)
         self.timeout_s = timeout_s
         self.deadlines = Deadlines(timeout_s)
         self.limit_for = limit_for
@@ -129,6 +135,15 @@ class EdgeMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        since = metrics.started()
+        outcome = _Outcome(scope)
+        try:
+            await self._edge(scope, receive, send, outcome)
+        finally:
+            route = metrics.route_of(outcome.scope, self.routes)
+            metrics.finished(since, scope["method"], route, outcome.status)
+
+    async def _edge(self, scope: Scope, receive: Receive, send: Send, outcome: _Outcome) -> None:
         given = b""
         authorization: bytes | None = None
         declared: bytes | None = None
@@ -145,14 +160,15 @@ class EdgeMiddleware:
         if not _REQUEST_ID.match(request_id):
             request_id = os.urandom(16).hex()
             raw = [(k, v) for k, v in scope["headers"] if k != b"x-request-id"]
-            scope = {**scope, "headers": [*raw, (b"x-request-id", request_id.encode())]}
+            scope = outcome.scope = {
+                **scope,
+                "headers": [*raw, (b"x-request-id", request_id.encode())],
+            }
         extra = [*SECURITY_HEADERS, (b"x-request-id", request_id.encode())]
-        started = False
 
         async def send_with_headers(message: Message) -> None:
-            nonlocal started
             if message["type"] == "http.response.start":
-                started = True
+                outcome.status = message["status"]
                 headers = message.get("headers", [])
                 present = {k.lower() for k, _ in headers}
                 message = {
@@ -229,7 +245,7 @@ class EdgeMiddleware:
             if timed and isinstance(exc, TimeoutError):
                 # Ours, or one the app let out: the request is over either way.
                 log.warning("request timed out after %ss: %s", self.timeout_s, path)
-                if not started:
+                if outcome.status is None:
                     await _send_problem(
                         send_with_headers,
                         503,
@@ -243,7 +259,7 @@ class EdgeMiddleware:
             if too_large:
                 # The app let the body limit's error out (or wrapped it in one of its own): the
                 # 413 it is, unless an answer had begun, which the client reads cut short.
-                if not started:
+                if outcome.status is None:
                     await _send_problem(
                         send_with_headers,
                         413,
@@ -251,7 +267,7 @@ class EdgeMiddleware:
                         f"the body is over {limit} bytes",
                     )
                 return
-            if not started:
+            if outcome.status is None:
                 await _send_problem(
                     send_with_headers, 500, "internal_error", "an unexpected error occurred"
                 )
@@ -356,6 +372,17 @@ class _Watch:
 
 
 _BODILESS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class _Outcome:
+    """What the metrics need of a request once the edge is done with it: the scope the app saw
+    (where the router leaves the route it matched) and the status sent, None while none is."""
+
+    __slots__ = ("scope", "status")
+
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
+        self.status: int | None = None
 
 
 class _BodyTooLarge(HTTPException):

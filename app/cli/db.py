@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from app.api.metrics import MULTIPROCESS_DIR
 from app.cli.base import cli, database_url
 from app.db import migrations
 from app.db.engine import create_engine
@@ -67,16 +72,41 @@ def serve(
     import uvicorn
 
     database_url()
-    uvicorn.run(
-        "app.main:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        server_header=False,
-        proxy_headers=False,
-        log_level=get_settings().log_level.lower(),
-    )
+    with _shared_metrics(workers):
+        uvicorn.run(
+            "app.main:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            server_header=False,
+            proxy_headers=False,
+            log_level=get_settings().log_level.lower(),
+        )
+
+
+@contextlib.contextmanager
+def _shared_metrics(workers: int) -> Iterator[None]:
+    """Where the workers keep their metrics, so that a scrape of any of them reports all
+    (app/api/metrics.py): PROMETHEUS_MULTIPROC_DIR when the operator set it, emptied of an earlier
+    run's figures (prometheus_client asks for that); else, for more than one worker, a directory
+    of this run's own, removed when it ends. The workers inherit the variable as they start."""
+    given = os.environ.get(MULTIPROCESS_DIR)
+    if given:
+        directory = Path(given)
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob("*.db"):
+            stale.unlink()
+        yield
+    elif workers == 1:
+        yield
+    else:
+        with tempfile.TemporaryDirectory(prefix="powercat-metrics-") as made:
+            os.environ[MULTIPROCESS_DIR] = made
+            try:
+                yield
+            finally:
+                del os.environ[MULTIPROCESS_DIR]
 
 
 @cli.command()

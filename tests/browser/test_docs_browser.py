@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -21,8 +18,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.browser.cdp import WAIT_S, Page, chromium_page, wait_for
+from tests.browser.cdp import Page, chromium_page
 from tests.cli.test_cli import run
+from tests.serving import get, serving
 
 # One server on SQLite is enough: the pages are the same whatever the database.
 pytestmark = pytest.mark.sqlite
@@ -35,24 +33,9 @@ LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 TRY_OPERATION = ("reference", "list_power_types")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _cli(env: dict[str, str], *args: str) -> None:
     result = run(*args, env=env)
     assert result.returncode == 0, f"powercat {args[0]} failed: {result.stderr or result.stdout}"
-
-
-def _get(url: str) -> bytes | None:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            body: bytes = response.read()
-            return body
-    except (urllib.error.URLError, ConnectionError, TimeoutError):
-        return None
 
 
 @pytest.fixture(scope="module")
@@ -66,33 +49,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     }
     _cli(env, "db", "upgrade")
     _cli(env, "import", *SEED_FILES)
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    with (tmp / "server.log").open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-
-        def ready() -> bool:
-            if process.poll() is not None:
-                output = (tmp / "server.log").read_text(errors="replace")[-2000:]
-                raise AssertionError(f"powercat serve exited with {process.returncode}: {output}")
-            return _get(f"{base}/readyz") is not None
-
-        wait_for("the server to answer /readyz", ready)
+    with serving(env, tmp / "server.log") as base:
         yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=WAIT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def test_real_server_sends_no_banner(server: str) -> None:
@@ -105,7 +63,7 @@ def test_real_server_sends_no_banner(server: str) -> None:
 
 @pytest.fixture(scope="module")
 def operation_count(server: str) -> int:
-    spec = json.loads(_get(f"{server}/openapi.json") or b"{}")
+    spec = json.loads(get(f"{server}/openapi.json") or b"{}")
     return sum(len(methods) for methods in spec["paths"].values())
 
 

@@ -1,0 +1,96 @@
+"""`powercat serve --workers N` reports every worker's requests in every scrape of /metrics.
+
+Each worker keeps its figures in a file of a shared directory (prometheus_client's multiprocess
+mode; app/cli/db.py sets it up), so whichever worker answers a scrape sums them all. Without it
+a scrape would report the requests of the one worker that answered it.
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from app.api.metrics import MULTIPROCESS_DIR
+from app.cli.db import _shared_metrics
+from app.db import migrations
+from tests.serving import serving
+
+HEALTHZ = {"method": "GET", "route": "/healthz", "status": "200"}
+
+
+def _healthz_count(base: str) -> float:
+    with urllib.request.urlopen(f"{base}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "powercat_http_requests_total" and sample.labels == HEALTHZ:
+                return sample.value
+    return 0.0
+
+
+def _healthz(base: str) -> int:
+    with urllib.request.urlopen(f"{base}/healthz", timeout=5) as response:
+        return int(response.status)
+
+
+def _pids(directory: Path) -> set[str]:
+    """The processes that have counted something: counter_<pid>.db, one a worker."""
+    return {p.stem.removeprefix("counter_") for p in directory.glob("counter_*.db")}
+
+
+# One server on SQLite is enough: the figures live in the processes, not the database.
+@pytest.mark.sqlite
+def test_every_scrape_sums_every_worker(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'serve.db'}"
+    migrations.upgrade(url)
+    env = {
+        **{k: v for k, v in os.environ.items() if k != MULTIPROCESS_DIR},
+        "POWERCAT_DATABASE_URL": url,
+        "POWERCAT_LOG_LEVEL": "WARNING",
+        # `serve` makes its directory with tempfile: here, where the test can see it.
+        "TMPDIR": str(tmp_path),
+    }
+    with serving(env, tmp_path / "server.log", "--workers", "2") as base:
+        (shared,) = tmp_path.glob("powercat-metrics-*")
+        sent = 0
+        # Each request on a new connection, taken by whichever worker accepts it first; a
+        # worker with nothing to do takes them all, so they go several at once, until both
+        # workers have answered some.
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            while len(_pids(shared)) < 2 and sent < 2000:
+                assert set(pool.map(_healthz, [base] * 16)) == {200}
+                sent += 16
+        assert len(_pids(shared)) == 2, f"one worker answered all {sent} requests"
+        # Scrapes answered by either worker: each reports them all.
+        assert [_healthz_count(base) for _ in range(8)] == [sent] * 8
+    assert not shared.exists(), "the run's directory is removed when the server stops"
+
+
+def test_an_operators_directory_is_emptied_of_an_earlier_runs_figures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shared = tmp_path / "metrics"
+    shared.mkdir()
+    (shared / "counter_4242.db").write_bytes(b"an earlier run")
+    (shared / "notes.txt").write_text("not ours")
+    monkeypatch.setenv(MULTIPROCESS_DIR, str(shared))
+    with _shared_metrics(workers=4):
+        assert os.environ[MULTIPROCESS_DIR] == str(shared)
+        assert sorted(p.name for p in shared.iterdir()) == ["notes.txt"]
+    assert os.environ[MULTIPROCESS_DIR] == str(shared)
+
+
+def test_one_worker_keeps_its_figures_in_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(MULTIPROCESS_DIR, raising=False)
+    with _shared_metrics(workers=1):
+        assert MULTIPROCESS_DIR not in os.environ
+    with _shared_metrics(workers=2):
+        made = Path(os.environ[MULTIPROCESS_DIR])
+        assert made.is_dir()
+    assert MULTIPROCESS_DIR not in os.environ
+    assert not made.exists()
