@@ -385,6 +385,10 @@ async def _save(
     """
     now = utcnow()
     item.updated_at = now
+    if kind == ChangeKind.CREATE:
+        # The same instant, not the column default's later one at flush: a new item's
+        # created_at after its updated_at would let `updated_since=<created_at>` skip it.
+        item.created_at = now
     try:
         await session.flush()
     except StaleDataError as exc:  # another writer got there between our read and our write

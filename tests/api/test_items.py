@@ -172,6 +172,8 @@ class TestWrites:
         assert r.headers["location"] == f"/api/v1/items/{body['id']}"
         assert r.headers["etag"] == '"1"'
         assert body["version"] == 1
+        # One instant: a created_at after updated_at would let updated_since skip the new item.
+        assert body["created_at"] == body["updated_at"]
         assert body["source"] is None
         assert body["legal_citations"] == [
             {"law": "医疗保障基金使用监督管理条例", "articles": ["第三十八条"]}
