@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import AsyncIterator
 from contextlib import nullcontext
@@ -174,9 +175,19 @@ async def get_actor(
         raise UnauthorizedError("writing needs an API key: Authorization: Bearer <key>")
     if principal.scope not in {"write", "admin"}:
         raise ForbiddenError("this key may only read")
-    # Header values are ASCII on the wire, so Chinese reasons arrive percent-encoded.
-    reason = unquote(x_change_reason, errors="replace")[:1000] if x_change_reason else None
+    reason = header_text(x_change_reason)[:1000] if x_change_reason else None
     return replace(principal, reason=reason)
+
+
+def header_text(value: str) -> str:
+    """The text a header value carries: percent-encoded UTF-8, as documented (header values are
+    ASCII by the standard), or raw UTF-8 bytes, which many clients send as they are. Starlette
+    reads every header as Latin-1, so raw UTF-8 arrives as mojibake (`å¹´` for `年`): turned back
+    into the text it was when its bytes are UTF-8, kept as read when they are not."""
+    if not value.isascii():
+        with contextlib.suppress(UnicodeError):
+            value = value.encode("latin-1").decode("utf-8")
+    return unquote(value, errors="replace")
 
 
 async def get_admin(actor: Annotated[Actor, Depends(get_actor)]) -> Actor:

@@ -237,6 +237,27 @@ class TestAudit:
         assert latest["api_key_id"] is not None
         assert latest["change"]["fields"] == ["remarks"]
 
+    @pytest.mark.parametrize(
+        "sent",
+        [
+            pytest.param(quote("年度复核").encode(), id="percent-encoded"),
+            pytest.param("年度复核".encode(), id="raw-utf8"),
+        ],
+    )
+    async def test_a_chinese_reason_in_the_header_is_recorded_as_written(
+        self, client: httpx.AsyncClient, sent: bytes
+    ) -> None:
+        item = await _first(client)
+        r = await client.patch(
+            f"/api/v1/items/{item['id']}",
+            json={"remarks": "复核"},
+            headers={"If-Match": '"1"', "X-Change-Reason": sent},
+        )
+        assert r.status_code == 200, r.text
+        revisions = (await client.get(f"/api/v1/items/{item['id']}/revisions")).json()
+        assert revisions[-1]["version"] == 2
+        assert revisions[-1]["reason"] == "年度复核"
+
     async def test_failed_write_records_nothing(
         self, client: httpx.AsyncClient, session: AsyncSession
     ) -> None:
