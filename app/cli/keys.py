@@ -29,12 +29,22 @@ def keys_create(
     agency: Annotated[
         list[str] | None, typer.Option("--agency", help="agency a write key may change (repeat)")
     ] = None,
-    scope: Annotated[str, typer.Option("--scope", help="read, write or admin")] = "write",
+    scope: Annotated[
+        str | None,
+        typer.Option(
+            "--scope",
+            help="read, write or admin; by default write with --agency, else read",
+            show_default=False,
+        ),
+    ] = None,
     reason: Annotated[
         str | None, typer.Option("--reason", help="why (for the audit trail)")
     ] = None,
 ) -> None:
     """Create a key and print its token once: it is stored only as a hash."""
+    # Without --scope the key may do what its options name and no more: change the agencies
+    # given, or read.
+    scope = scope or ("write" if agency else "read")
     if scope not in {s.value for s in KeyScope}:
         raise CliError(f"unknown scope '{scope}': use read, write or admin", 2)
 

@@ -12,6 +12,9 @@ from app.models import ApiKey, AuditEntry
 from app.services import keys
 from app.settings import Settings
 from tests.cli.test_cli import run
+from tests.factories import MINQIN
+
+MINQIN_AGENCY = "民勤县医疗保障局"
 
 
 @pytest.fixture
@@ -83,13 +86,28 @@ class TestKeysCommand:
         [line] = run("keys", "list", env=migrated).stdout.splitlines()
         assert line.split("\t")[-1].startswith("revoked ")
 
+    def test_without_a_scope_a_key_writes_its_agencies_or_else_reads(
+        self, migrated: dict[str, str]
+    ) -> None:
+        reader = run("keys", "create", "--name", "reader", env=migrated)
+        assert reader.returncode == 0, reader.stderr
+        assert "(read)" in reader.stderr
+        assert run("import", str(MINQIN), env=migrated).returncode == 0
+        writer = run("keys", "create", "--name", "w", "--agency", MINQIN_AGENCY, env=migrated)
+        assert writer.returncode == 0, writer.stderr
+        assert f"(write: {MINQIN_AGENCY})" in writer.stderr
+        listed = [
+            line.split("\t")[2:4] for line in run("keys", "list", env=migrated).stdout.splitlines()
+        ]
+        assert listed == [["read", "reader"], ["write", "w"]]
+
     def test_bad_requests_are_one_line_errors(self, migrated: dict[str, str]) -> None:
         bad_scope = run("keys", "create", "--name", "x", "--scope", "root", env=migrated)
         assert bad_scope.returncode == 2
         assert bad_scope.stderr.strip().splitlines() == [
             "powercat: error: unknown scope 'root': use read, write or admin"
         ]
-        no_agency = run("keys", "create", "--name", "x", env=migrated)
+        no_agency = run("keys", "create", "--name", "x", "--scope", "write", env=migrated)
         assert no_agency.returncode != 0
         assert no_agency.stderr.strip().splitlines() == [
             "powercat: error: a write key needs at least one --agency (or use --scope admin)"
