@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import sys
 
+import typer
+
 # Importing a command module registers its commands on `cli`.
 from app.cli import db, export, imports, keys, release, validate  # noqa: F401
 from app.cli.base import CliError, cli, describe, log, print_error
@@ -14,8 +16,24 @@ def main() -> None:
     """Run `powercat`: one line and a non-zero exit on any failure, never a traceback."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        # Standalone mode: usage errors print click's usage line and exit 2.
-        cli()
+        # Not standalone: click's usage errors come here, to be told in one line, rather than
+        # printed by Typer as a framed block. An explicit exit (typer.Exit) is returned.
+        outcome = cli(standalone_mode=False)
+    except typer.TyperException as exc:
+        # Click's errors, as Typer carries them: a usage error knows its command.
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            # `powercat`, `powercat keys`: given nothing, the help. Typer prints it with rich as
+            # the error is made, leaving the message empty; without rich the message is the help.
+            if exc.format_message():
+                exc.show()
+            sys.exit(exc.exit_code)
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        print_error(" ".join(exc.format_message().split()) + hint)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        print_error("aborted")
+        sys.exit(1)
     except KeyboardInterrupt:
         print_error("interrupted")
         sys.exit(130)
@@ -26,3 +44,5 @@ def main() -> None:
         log.debug("command failed", exc_info=exc)
         print_error(describe(exc))
         sys.exit(1)
+    if isinstance(outcome, int) and outcome:
+        sys.exit(outcome)

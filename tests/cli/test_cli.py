@@ -64,7 +64,32 @@ class TestUsage:
         assert r.returncode == 0
         assert "Usage" in r.stdout
 
-    def test_missing_argument_exits_2(self) -> None:
-        r = run("db", "downgrade")
+    @pytest.mark.parametrize(
+        ("args", "line"),
+        [
+            (
+                ["db", "downgrade"],
+                "Missing argument 'revision'. (see 'python -m app.cli db downgrade --help')",
+            ),
+            (
+                ["keys", "revoke", "abc"],
+                "Invalid value for 'key_id': Input should be a valid integer, unable to parse"
+                " string as an integer (see 'python -m app.cli keys revoke --help')",
+            ),
+            (["export"], "Missing option '--format'. (see 'python -m app.cli export --help')"),
+            (["nosuchcmd"], "No such command 'nosuchcmd'. (see 'python -m app.cli --help')"),
+        ],
+    )
+    def test_usage_errors_are_one_line_and_exit_2(self, args: list[str], line: str) -> None:
+        # run() calls `python -m app.cli`, and the hint names the command as it was called.
+        r = run(*args)
         assert r.returncode == 2
-        assert "Traceback" not in r.stderr
+        assert r.stderr.splitlines() == [f"powercat: error: {line}"]
+        assert r.stdout == ""
+
+    @pytest.mark.parametrize("args", [[], ["keys"]])
+    def test_a_command_given_nothing_shows_its_help(self, args: list[str]) -> None:
+        r = run(*args)
+        assert r.returncode == 2
+        assert "Usage" in r.stdout + r.stderr
+        assert "error" not in r.stderr
