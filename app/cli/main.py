@@ -25,7 +25,7 @@ def main() -> None:
             # `powercat`, `powercat keys`: given nothing, the help. Typer prints it with rich as
             # the error is made, leaving the message empty; without rich the message is the help.
             if exc.format_message():
-                exc.show()
+                sys.stdout.write(exc.format_message() + "\n")
             sys.exit(exc.exit_code)
         ctx = getattr(exc, "ctx", None)
         hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""

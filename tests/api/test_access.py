@@ -251,7 +251,7 @@ class TestAudit:
         r = await client.patch(
             f"/api/v1/items/{item['id']}",
             json={"remarks": "复核"},
-            headers={"If-Match": '"1"', "X-Change-Reason": sent},
+            headers={b"If-Match": b'"1"', b"X-Change-Reason": sent},
         )
         assert r.status_code == 200, r.text
         revisions = (await client.get(f"/api/v1/items/{item['id']}/revisions")).json()
