@@ -9,12 +9,13 @@ from typing import Annotated
 
 import typer
 
-from app.cli.base import CliError, cli, session_scope
+from app.cli.base import CliError, cli, describe, session_scope
 from app.errors import AgencyNotFoundError
 from app.services.validation import docs, rules, runner, store
 from app.services.validation.rules import IssueData
 
 FORMAT_CHOICES = ("text", "json")
+CHECK_FAILED = 3
 _SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
 
@@ -78,13 +79,19 @@ def validate(
         str | None, typer.Option("--agency", help="only this agency's items (its name)")
     ] = None,
 ) -> None:
-    """Check the catalogue against every rule; exit 1 when any error-severity issue exists."""
+    """Check the catalogue against every rule; exit 1 when any error-severity issue exists
+    (2: bad options; 3: the check could not run, e.g. the database is unreachable)."""
     if fmt not in FORMAT_CHOICES:
         raise CliError(f"unknown format '{fmt}': use one of {', '.join(FORMAT_CHOICES)}", 2)
     try:
         issues = asyncio.run(_evaluate(agency))
     except AgencyNotFoundError as exc:
         raise CliError(exc.message, 2) from exc
+    except CliError as exc:
+        # Exit 1 says the data has errors: a check that could not run must not say so too.
+        raise CliError(exc.message, CHECK_FAILED) from exc
+    except Exception as exc:
+        raise CliError(describe(exc), CHECK_FAILED) from exc
     if fmt == "json":
         typer.echo(runner.report(issues).model_dump_json())
     elif sys.stdout.isatty():

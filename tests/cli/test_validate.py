@@ -169,6 +169,25 @@ class TestOnTheSeeds:
         assert r.stderr.startswith("powercat: error: ")
         assert "Traceback" not in r.stderr
 
+    @pytest.mark.parametrize(
+        ("db", "reason"),
+        [
+            ("postgresql+asyncpg://nobody@127.0.0.1:1/none", "cannot reach the database"),
+            ("sqlite+aiosqlite:///{tmp}/empty.db", "not migrated"),
+        ],
+        ids=["unreachable", "not-migrated"],
+    )
+    def test_a_check_that_cannot_run_exits_3_not_1(
+        self, db: str, reason: str, tmp_path: Path
+    ) -> None:
+        # Exit 1 means the catalogue has errors; a script must be able to tell that apart.
+        r = run("validate", db=db.format(tmp=tmp_path))
+        assert r.returncode == 3
+        [line] = r.stderr.splitlines()
+        assert line.startswith("powercat: error: ")
+        assert reason in line
+        assert r.stdout == ""
+
     def test_unknown_format_is_a_usage_error(self, seeded_db: str) -> None:
         r = run("validate", "--format", "xml", db=seeded_db)
         assert r.returncode == 2
