@@ -64,6 +64,8 @@ async def _export(
         async with exports.snapshot_session(maker) as session:
             agency_id = await exports.agency_id(session, name=agency) if agency else None
             request = exports.ExportRequest(format=fmt, release=release, agency_id=agency_id)
+            # An unknown release fails here, before a first byte reaches stdout.
+            await exports.check(session, request)
             # A bar only when the export goes to a file: on stdout it would mix with the data.
             with progress_bar("export") if output is not None else contextlib.nullcontext() as bar:
 

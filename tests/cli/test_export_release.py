@@ -130,6 +130,19 @@ class TestExportCommand:
             one_line_error(r.stderr)
         assert list(tmp_path.iterdir()) == []
 
+    @pytest.mark.parametrize("fmt", ["csv", "json", "ndjson"])
+    @pytest.mark.parametrize(
+        "args", [["--release", "nope"], ["--agency", "不存在的部门"]], ids=["release", "agency"]
+    )
+    def test_bad_input_writes_nothing_to_stdout(
+        self, seeded: dict[str, str], fmt: str, args: list[str]
+    ) -> None:
+        # A CSV header or a lone `[` on stdout would reach whatever reads the pipe.
+        r = run("export", "--format", fmt, *args, env=seeded)
+        assert r.returncode == 1
+        one_line_error(r.stderr)
+        assert r.stdout == ""
+
     def test_missing_output_directory_is_usage_error(self, seeded: dict[str, str]) -> None:
         r = run("export", "--format", "csv", "-o", "/nonexistent-dir/x.csv", env=seeded)
         assert r.returncode == 2
