@@ -520,7 +520,7 @@ async def _revision_reads(
                 changed_at=rev.changed_at,
                 actor=rev.actor,
                 reason=rev.reason,
-                changed_fields=list(rev.changed_fields),
+                changed_fields=revisions.item_fields(rev.changed_fields),
                 item=revision_item(snap, agencies[snap["agency_id"]], rev.changed_at),
             )
         )

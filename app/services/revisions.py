@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -117,6 +117,23 @@ def entry(item: Item, kind: ChangeKind, fields: list[str]) -> Entry:
 
 def changed_fields(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     return [name for name in SNAPSHOT_FIELDS if before.get(name) != after.get(name)]
+
+
+# The Item JSON field that shows each snapshot field stored under another name.
+_ITEM_FIELD = {
+    "agency_id": "agency",
+    "power_type_code": "power_type",
+    "power_type_raw": "power_type",
+    "source_file": "source",
+    "source_line": "source",
+    "source_page": "source",
+}
+
+
+def item_fields(stored: Iterable[str]) -> list[str]:
+    """A revision's changed fields (stored as the snapshot's column names) as Item JSON names
+    them, each once, in order: `power_type_raw` is a change of `power_type`."""
+    return list(dict.fromkeys(_ITEM_FIELD.get(name, name) for name in stored))
 
 
 @dataclass(frozen=True, slots=True)

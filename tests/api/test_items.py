@@ -331,6 +331,21 @@ class TestWrites:
             {"field": "handling_unit", "before": "基金监管股", "after": "稽核股"}
         ]
 
+    async def test_changed_fields_are_named_as_the_item_json_names_them(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        item = (await client.get(f"/api/v1/items/by-code/{FIRST_CODE}")).json()
+        url = f"/api/v1/items/{item['id']}"
+        changed = await client.patch(
+            url, json={"power_type_raw": "行政处罚（罚款）"}, headers={"If-Match": '"1"'}
+        )
+        assert changed.status_code == 200, changed.text
+        created, updated = (await client.get(f"{url}/revisions")).json()
+        assert updated["changed_fields"] == ["power_type"]
+        # An import's first revision changed every field: each one an Item shows.
+        assert set(created["changed_fields"]) <= set(item)
+        assert {"agency", "power_type", "source", "name"} <= set(created["changed_fields"])
+
     async def test_diff_between_versions_further_apart_and_revision_times(
         self, client: httpx.AsyncClient
     ) -> None:
