@@ -65,7 +65,12 @@ class ReleaseCreate(Schema):
         }
     )
 
-    name: ReleaseName
+    name: Annotated[
+        ReleaseName,
+        # The reserved name, refused (422) by the service; said in the schema too, so that a
+        # client generating names from it never makes one the API refuses.
+        Field(json_schema_extra={"not": {"const": CURRENT}}),
+    ]
     note: Annotated[NoNulStr, Field(max_length=2000)] | None = None
     force: bool = Field(
         default=False, description="release despite error-severity validation issues"
