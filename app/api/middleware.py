@@ -99,6 +99,8 @@ class EdgeMiddleware:
       pass the limit, before the app reads the body whole.
     - Timeout (all but streamed exports, which are bounded by their own work): 503 when the
       request runs longer than the limit and nothing was sent yet.
+    - HEAD: served as the GET it mirrors, with its status and headers and no body; a streamed
+      body is stopped at its first chunk.
     - Metrics: every request is counted as it leaves, with its route template, status and
       duration, the refusals above included (app/api/metrics.py).
     - Errors: an unhandled error gets the generic 500 problem here, with the request id and
@@ -226,6 +228,11 @@ class EdgeMiddleware:
 
             app_receive = limited_receive
 
+        app_send: Send = send_with_headers
+        if scope["method"] == "HEAD":
+            scope = outcome.scope = {**scope, "method": "GET"}
+            app_receive, app_send = _head(app_receive, send_with_headers)
+
         timed = not path.startswith("/api/v1/exports")
         try:
             with keys.verification_scope() as verification:
@@ -234,11 +241,11 @@ class EdgeMiddleware:
                         async with (timeout := asyncio.Timeout(None)):
                             watch = self.deadlines.watch(timeout)
                             try:
-                                await self.app(scope, app_receive, send_with_headers)
+                                await self.app(scope, app_receive, app_send)
                             finally:
                                 watch.forget(timeout)
                     else:
-                        await self.app(scope, app_receive, send_with_headers)
+                        await self.app(scope, app_receive, app_send)
                 finally:
                     self._remember(credentials, verification.key_id)
         except Exception as exc:
@@ -372,6 +379,32 @@ class _Watch:
 
 
 _BODILESS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _head(receive: Receive, send: Send) -> tuple[Receive, Send]:
+    """A HEAD request's way to the app, which serves it as the GET it mirrors (RFC 9110 9.3.2:
+    the same status and header fields, no body): the status and headers go out, the body ends
+    before its first byte. A streamed body (an export) is then stopped rather than made for
+    nobody: the app's next look for the client finds it gone, as when a client disconnects."""
+    answered = asyncio.Event()
+    asked = False
+
+    async def head_receive() -> Message:
+        nonlocal asked
+        if not asked:
+            asked = True
+            return await receive()  # the (empty) request body
+        await answered.wait()
+        return {"type": "http.disconnect"}
+
+    async def head_send(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            await send(message)
+        elif message["type"] == "http.response.body" and not answered.is_set():
+            answered.set()
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    return head_receive, head_send
 
 
 class _Outcome:

@@ -1,0 +1,88 @@
+"""HEAD answers as the GET it mirrors, without the body (RFC 9110 9.3.2), on every readable
+route: the lookup's fast layer, the documented routes, the probes and the streamed exports."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from app.db.engine import create_engine, create_sessionmaker
+from app.main import create_app
+from app.services import exports
+from app.settings import Settings
+from tests.asgi import LifespanClient, lifespan_client
+from tests.factories import DUNHUANG, MINQIN, import_file
+
+FIRST_CODE = "11620621MB176555834620236001000"
+# Differ between any two answers, or are the body's own.
+VOLATILE = {"date", "x-request-id", "content-length"}
+
+
+@pytest.fixture
+async def served(migrated_url: str) -> AsyncIterator[LifespanClient]:
+    """The real app, fast layer included, over both seed lists, committed."""
+    engine = create_engine(Settings(database_url=migrated_url))
+    async with create_sessionmaker(engine)() as s, s.begin():
+        await import_file(s, MINQIN)
+        await import_file(s, DUNHUANG)
+    await engine.dispose()
+    async with lifespan_client(create_app(Settings(database_url=migrated_url))) as c:
+        yield c
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/api/v1/items/by-code/{FIRST_CODE}",
+        f"/api/v1/items/by-code/{FIRST_CODE}?via=documented",
+        "/api/v1/items/by-code/11620621MB176555834620236999000",
+        "/api/v1/items?limit=2",
+        "/api/v1/changes",
+        "/api/v1/agencies",
+        "/api/v1/exports?format=csv",
+        "/healthz",
+        "/readyz",
+        "/openapi.json",
+    ],
+)
+async def test_head_is_the_get_without_its_body(served: LifespanClient, path: str) -> None:
+    got = await served.get(path)
+    head = await served.head(path)
+    assert head.status_code == got.status_code
+    assert head.content == b""
+    assert got.content != b""
+
+    def kept(headers: Any) -> dict[str, str]:
+        return {k: v for k, v in headers.items() if k not in VOLATILE}
+
+    assert kept(head.headers) == kept(got.headers)
+    if "content-length" in got.headers:
+        assert head.headers["content-length"] == got.headers["content-length"]
+
+
+async def test_a_head_of_an_export_stops_making_it(
+    served: LifespanClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batches = 0
+    one_by_one = exports._batches
+
+    async def counted(session: Any, scope: Any, _size: int) -> AsyncIterator[Any]:
+        nonlocal batches
+        async for batch in one_by_one(session, scope, 1):
+            batches += 1
+            yield batch
+
+    monkeypatch.setattr(exports, "_batches", counted)
+    assert (await served.get("/api/v1/exports?format=ndjson")).status_code == 200
+    whole = batches
+    assert whole >= 30, "both lists, one item a batch"
+    batches = 0
+    assert (await served.head("/api/v1/exports?format=ndjson")).status_code == 200
+    assert batches < whole / 3, f"{batches} of {whole} batches made for a HEAD"
+
+
+async def test_a_head_where_only_post_is_served_is_405(served: LifespanClient) -> None:
+    r = await served.head("/api/v1/imports")
+    assert r.status_code == 405
