@@ -239,15 +239,18 @@ async def _search_items(
     if cursor:
         rank, after_id = _cursor_key(cursor, kind=kind, secret=secret, length=2)
         after = (rank, after_id)
+    # Several words: the lead word's search, filtered to the items that hold the others too.
+    lead, others = search.words(term)
+    also = search.holding(others, session.get_bind().dialect.name)
+
+    def filtered(stmt: Select[Any]) -> Select[Any]:
+        return _filtered(stmt, filters).where(*also)
+
     # The ranks and the items shown read one state: an item renamed meanwhile could otherwise
     # match in both ranks (shown twice), or be shown as it is after it stopped matching.
     async with one_snapshot(session):
         keys = await search.search_page(
-            session,
-            filtered=lambda stmt: _filtered(stmt, filters),
-            term=term,
-            after=after,
-            limit=limit + 1,
+            session, filtered=filtered, term=lead, after=after, limit=limit + 1
         )
         ids = [item_id for _, item_id in keys[:limit]]
         result = await session.execute(queries.item_select().where(Item.id.in_(ids)))

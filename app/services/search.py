@@ -46,6 +46,27 @@ def normalize_term(q: str | None) -> str | None:
     return term
 
 
+def words(term: str) -> tuple[str, list[str]]:
+    """The word of `term` that leads its search, and the others an item must also hold.
+
+    A term of several words (split at whitespace) finds the items that hold every word, each in
+    any of the searched fields. The longest word leads: the search below, ranks and indexes, is
+    the lead word's, and the others are one more filter of the listing (`holding`). The longest
+    is the likeliest to narrow, and 3+ characters are what the trigram indexes serve. A word
+    found inside another word of the term is implied by it and dropped.
+    """
+    unique = list(dict.fromkeys(term.split()))
+    kept = [w for w in unique if not any(w != other and w in other for other in unique)]
+    lead = max(kept, key=len)
+    return lead, [w for w in kept if w != lead]
+
+
+def holding(others: list[str], dialect_name: str) -> list[ColumnElement[bool]]:
+    """Conditions on Item: each of `others` is in one of the searched fields."""
+    item = Item.__table__
+    return [dialect.any_field_contains(item, word, dialect_name) for word in others]
+
+
 # `q` is looked for in name, legal basis, responsibilities, accountability and remarks, ignoring
 # the case of ASCII letters only: SQLite's LIKE folds nothing else, and PostgreSQL's folding of
 # Ⅲ/ⅲ or Ａ/ａ depends on its locale, so ASCII is the rule both databases apply the same way

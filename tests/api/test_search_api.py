@@ -44,6 +44,30 @@ class TestSearchEndpoint:
         in_name = [term in i["name"] for i in found]
         assert in_name == sorted(in_name, reverse=True), "name matches come first"
 
+    @pytest.mark.parametrize(
+        ("q", "words"),
+        [
+            ("医保 基金", ["医保", "基金"]),
+            ("骗取 处罚", ["骗取", "处罚"]),
+            ("  处罚\u3000医疗 ", ["处罚", "医疗"]),  # a full-width space parts words too
+            ("基金 医疗保障基金", ["医疗保障基金"]),  # a word inside another adds nothing
+        ],
+    )
+    async def test_several_words_find_the_items_holding_every_word(
+        self, client: httpx.AsyncClient, q: str, words: list[str]
+    ) -> None:
+        everything = await _all(client)
+        expected = [
+            i for i in everything if all(any(w in (i[f] or "") for f in FIELDS) for w in words)
+        ]
+        assert expected, "the seeds hold items with every word"
+        found = await _all(client, q=q)
+        assert sorted(i["id"] for i in found) == sorted(i["id"] for i in expected)
+        # Name matches of the longest word first.
+        lead = max(words, key=len)
+        in_name = [lead in i["name"] for i in found]
+        assert in_name == sorted(in_name, reverse=True)
+
     async def test_search_cursor_cannot_page_another_search(
         self, client: httpx.AsyncClient
     ) -> None:

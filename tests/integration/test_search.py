@@ -36,7 +36,14 @@ from app.errors import InvalidInputError
 from app.models import Agency, Base, Item
 from app.schemas.items import ItemFilter
 from app.services.items import list_items
-from app.services.search import MAX_TERM_LENGTH, _named, normalize_term, search_page
+from app.services.search import (
+    MAX_TERM_LENGTH,
+    _named,
+    holding,
+    normalize_term,
+    search_page,
+    words,
+)
 from app.settings import Settings
 from tests.factories import DUNHUANG, MINQIN, import_file, insert_agency_items
 from tests.plans import plan_of
@@ -435,6 +442,34 @@ class TestSearchPages:
         assert first.id not in await _pages(
             session, "aBc", window=window, limit=4, filtered=filtered
         )
+
+    @pytest.mark.parametrize("window", [1, 2, 1000])
+    async def test_several_words_hold_every_word_whatever_the_window(
+        self, session: AsyncSession, catalogue: list[Item], window: int
+    ) -> None:
+        texts = await _texts(session)
+        found = narrowed = 0
+        for q in ("医疗保障 处罚", "法 医", "基金 骗取 罚款", "aBc 医疗", "医疗保障基金 基金"):
+            lead, others = words(q)
+            also = holding(others, _dialect(session))
+            expected_lead = _expected(texts, lead)
+            want = [
+                i
+                for i in expected_lead
+                if all(
+                    any(v is not None and _fold(w) in _fold(v) for v in texts[i]) for w in others
+                )
+            ]
+            got = await _pages(
+                session, lead, window=window, limit=3, filtered=lambda s, c=also: s.where(*c)
+            )
+            assert got == want, q
+            narrowed += len(expected_lead) - len(want)
+            found += len(want)
+        assert found, "some items hold every word"
+        assert narrowed, "the other words filter some of the lead word's items out"
+        assert words("基金 医疗保障基金") == ("医疗保障基金", [])
+        assert words("法 医 医") == ("法", ["医"])
 
 
 @contextlib.asynccontextmanager
