@@ -318,8 +318,10 @@ async def _load_for_write(
     _authorize(actor, item.agency_id)
     # None is If-Match: * (any current version).
     if expected_version is not None and item.version != expected_version:
+        # Version 0 is If-Match's tags naming no version of this item (weak, or another's).
+        given = f"not {expected_version}" if expected_version else "which If-Match does not name"
         raise VersionMismatchError(
-            f"the item is at version {item.version}, not {expected_version}",
+            f"the item is at version {item.version}, {given}",
             details={"current_etag": f'"{item.version}"'},
         )
     return item

@@ -214,6 +214,8 @@ class TestWrites:
         )
         assert foreign.status_code == 412
         assert foreign.json()["current_etag"] == '"1"'
+        # Not "not 0": no version 0 was asked for, only tags naming none of this item's.
+        assert foreign.json()["detail"] == "the item is at version 1, which If-Match does not name"
         assert await table_counts(session) == before
         ok = await client.patch(
             f"/api/v1/items/{item_id}",
@@ -251,6 +253,7 @@ class TestWrites:
         assert stale.status_code == 412
         assert stale.json()["code"] == "item.version_mismatch"
         assert stale.json()["current_etag"] == '"2"'
+        assert stale.json()["detail"] == "the item is at version 2, not 1"
 
     async def test_withdraw_and_restore_with_stale_if_match_are_412_and_change_nothing(
         self, client: httpx.AsyncClient
