@@ -211,13 +211,25 @@ async def test_other_requests_fall_through_to_the_documented_route(
         ("GET", BY_CODE + code.lower(), {}, 422),
         ("GET", BY_CODE + code[:-1], {}, 422),
         ("GET", BY_CODE + code, {"If-None-Match": '"' + "9" * 300 + '"'}, 422),
-        ("HEAD", BY_CODE + code, {}, 405),
+        ("POST", BY_CODE + code, {}, 405),
     ]
     for method, url, headers, status in cases:
         fast, documented = await both(catalogue.settings, method, url, headers)
         assert fast.status_code == status, (url, fast.text)
         same_answer(fast, documented)
     assert counter.calls == 0
+
+
+async def test_a_head_is_answered_here_as_the_documented_route_answers_it(
+    catalogue: Catalogue, counter: Counter
+) -> None:
+    # The edge serves a HEAD as the GET it mirrors (tests/api/test_head.py): a plain lookup's
+    # is this layer's, with the documented route's status and headers.
+    fast, documented = await both(catalogue.settings, "HEAD", BY_CODE + catalogue.unique_code)
+    assert fast.status_code == 200
+    assert fast.content == b""
+    same_answer(fast, documented)
+    assert counter.calls == 1
 
 
 async def test_lookups_with_a_key_take_the_fast_route_when_it_verifies(
