@@ -7,6 +7,7 @@ import logging
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
 
 import typer
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -66,6 +67,27 @@ def actor() -> str:
         return "cli"
 
 
+def missing_sqlite_file(url: str) -> str | None:
+    """The path of a SQLite database file that does not exist (connecting, or making an engine,
+    would create it and its directory, empty), else None."""
+    parsed = parse_url(url)
+    path = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not path or path == ":memory:":
+        return None
+    if path.startswith("file:"):
+        return None
+    return None if Path(path).expanduser().exists() else path
+
+
+def existing_database_url() -> str:
+    """database_url(), for a command that needs the database made already: reading must not
+    leave an empty database file (and its directory) behind."""
+    url = database_url()
+    if (path := missing_sqlite_file(url)) is not None:
+        raise CliError(f"no database at {path}: run `powercat db upgrade`")
+    return url
+
+
 async def require_migrated(engine: AsyncEngine) -> None:
     current = await migrations.current_revisions(engine)
     if set(current) != set(migrations.head_revisions()):
@@ -75,7 +97,7 @@ async def require_migrated(engine: AsyncEngine) -> None:
 @asynccontextmanager
 async def session_scope(*, write: bool = False) -> AsyncIterator[AsyncSession]:
     """A session in one transaction on a migrated database; commits when the block succeeds."""
-    engine = create_engine(get_settings(), url=database_url())
+    engine = create_engine(get_settings(), url=existing_database_url())
     try:
         await require_migrated(engine)
         maker = create_sessionmaker(engine)

@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from app.api.metrics import MULTIPROCESS_DIR
-from app.cli.base import cli, database_url
+from app.cli.base import cli, database_url, missing_sqlite_file
 from app.db import migrations
 from app.db.engine import create_engine
 from app.settings import get_settings
@@ -46,8 +46,11 @@ def db_downgrade(
 def db_current() -> None:
     """Print the revision the database is at (and whether it is the head)."""
 
-    async def _current() -> tuple[str, ...]:
-        engine = create_engine(get_settings(), url=database_url())
+    async def _current() -> tuple[str, ...] | None:
+        url = database_url()
+        if missing_sqlite_file(url) is not None:
+            return None  # asking must not create it
+        engine = create_engine(get_settings(), url=url)
         try:
             return await migrations.current_revisions(engine)
         finally:
@@ -55,6 +58,9 @@ def db_current() -> None:
 
     current = asyncio.run(_current())
     heads = migrations.head_revisions()
+    if current is None:
+        typer.echo("none (no database file yet): run `powercat db upgrade`")
+        return
     if not current:
         typer.echo("none (not migrated): run `powercat db upgrade`")
         return

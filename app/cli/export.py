@@ -13,7 +13,13 @@ from typing import Annotated
 import anyio
 import typer
 
-from app.cli.base import CliError, cli, database_url, progress_bar, require_migrated
+from app.cli.base import (
+    CliError,
+    cli,
+    existing_database_url,
+    progress_bar,
+    require_migrated,
+)
 from app.db.engine import create_engine, create_sessionmaker
 from app.services import exports
 from app.settings import get_settings
@@ -56,7 +62,7 @@ class _Sink:
 async def _export(
     fmt: exports.ExportFormat, output: Path | None, agency: str | None, release: str | None
 ) -> int:
-    engine = create_engine(get_settings(), url=database_url())
+    engine = create_engine(get_settings(), url=existing_database_url())
     written = 0
     try:
         await require_migrated(engine)

@@ -28,13 +28,29 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 class TestDbCommands:
     def test_upgrade_current_downgrade_round_trip(self, empty_url: str) -> None:
         env = {"POWERCAT_DATABASE_URL": empty_url}
-        assert "not migrated" in run("db", "current", env=env).stdout
+        # A SQLite file is made by the upgrade, never by asking (PostgreSQL's database exists).
+        assert "none (" in run("db", "current", env=env).stdout
         up = run("db", "upgrade", env=env)
         assert up.returncode == 0, up.stderr
         assert "(head)" in run("db", "current", env=env).stdout
         down = run("db", "downgrade", "base", env=env)
         assert down.returncode == 0, down.stderr
         assert "not migrated" in run("db", "current", env=env).stdout
+
+    @pytest.mark.sqlite
+    def test_reading_commands_leave_no_empty_database_behind(self, tmp_path: Path) -> None:
+        env = {"POWERCAT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/new/x.db"}
+        current = run("db", "current", env=env)
+        assert current.stdout == "none (no database file yet): run `powercat db upgrade`\n"
+        for args in (["keys", "list"], ["release", "list"], ["export", "--format", "csv"]):
+            r = run(*args, env=env)
+            assert r.returncode == 1
+            assert r.stderr.splitlines() == [
+                f"powercat: error: no database at {tmp_path}/new/x.db: run `powercat db upgrade`"
+            ]
+        assert list(tmp_path.iterdir()) == []
+        assert run("db", "upgrade", env=env).returncode == 0
+        assert "(head)" in run("db", "current", env=env).stdout
 
     def test_unreachable_database_is_one_line_error(self) -> None:
         r = run(

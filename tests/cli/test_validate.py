@@ -174,12 +174,14 @@ class TestOnTheSeeds:
         [
             ("postgresql+asyncpg://nobody@127.0.0.1:1/none", "cannot reach the database"),
             ("sqlite+aiosqlite:///{tmp}/empty.db", "not migrated"),
+            ("sqlite+aiosqlite:///{tmp}/none/x.db", "no database at"),
         ],
-        ids=["unreachable", "not-migrated"],
+        ids=["unreachable", "not-migrated", "no-file"],
     )
     def test_a_check_that_cannot_run_exits_3_not_1(
         self, db: str, reason: str, tmp_path: Path
     ) -> None:
+        (tmp_path / "empty.db").touch()
         # Exit 1 means the catalogue has errors; a script must be able to tell that apart.
         r = run("validate", db=db.format(tmp=tmp_path))
         assert r.returncode == 3
@@ -187,6 +189,8 @@ class TestOnTheSeeds:
         assert line.startswith("powercat: error: ")
         assert reason in line
         assert r.stdout == ""
+        # Asking leaves no empty database file, nor its directory, behind.
+        assert not (tmp_path / "none").exists()
 
     def test_unknown_format_is_a_usage_error(self, seeded_db: str) -> None:
         r = run("validate", "--format", "xml", db=seeded_db)
