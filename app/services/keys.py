@@ -223,16 +223,21 @@ async def authenticate(session: AsyncSession, *, token: str) -> Actor | None:
     """The actor a bearer token stands for; None for an unknown or revoked token."""
     if not _well_formed(token):
         return None
-    key = await session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_token(token)))
-    if key is None or key.revoked_at is not None:
-        return None
-    if (verification := _VERIFICATION.get()) is not None:
-        verification.key_id = key.id
-    agency_ids = (
-        await session.scalars(
-            select(ApiKeyAgency.agency_id).where(ApiKeyAgency.api_key_id == key.id)
+    # The live key and its agencies in one round trip: a row per agency (one with none for a
+    # key without), on every keyed request that is not a plain lookup.
+    rows = (
+        await session.execute(
+            select(ApiKey.id, ApiKey.name, ApiKey.scope, ApiKeyAgency.agency_id)
+            .outerjoin(ApiKeyAgency, ApiKeyAgency.api_key_id == ApiKey.id)
+            .where(ApiKey.key_hash == hash_token(token), ApiKey.revoked_at.is_(None))
         )
     ).all()
+    if not rows:
+        return None
+    key = rows[0]
+    if (verification := _VERIFICATION.get()) is not None:
+        verification.key_id = key.id
+    agency_ids = [row.agency_id for row in rows if row.agency_id is not None]
     return Actor(
         name=f"key:{key.id}:{key.name}",
         key_id=key.id,
