@@ -128,8 +128,12 @@ class TestDatabaseOutage:
     ) -> None:
         # A listener that takes the connection and says nothing: the driver's connect timeout
         # (POWERCAT_DB_POOL_TIMEOUT_S) ends the wait with a bare TimeoutError, on both routes.
-        async def silent(_r: asyncio.StreamReader, _w: asyncio.StreamWriter) -> None:
-            await asyncio.sleep(60)
+        writers: list[asyncio.StreamWriter] = []
+
+        async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            writers.append(writer)
+            await reader.read()  # whatever the client says, until it gives up and hangs up
+            writer.close()
 
         listener = await asyncio.start_server(silent, "127.0.0.1", 0)
         port = listener.sockets[0].getsockname()[1]
@@ -145,7 +149,11 @@ class TestDatabaseOutage:
                     assert r.json()["code"] == "database.unavailable", path
                     assert r.headers["retry-after"] == "1"
         finally:
+            # Every connection closed here: one left to the collector warns in a later test.
             listener.close()
+            for writer in writers:
+                writer.close()
+            await listener.wait_closed()
 
     async def test_pool_exhaustion_is_503_with_retry_after(self, migrated_url: str) -> None:
         token = await _seed(migrated_url)
