@@ -93,6 +93,8 @@ def _print_report(report: ImportReport) -> None:
 
 def _check(path: Path) -> str | None:
     """Why `path` cannot be imported at all, or None."""
+    if path.is_dir():
+        return f"{path}: a directory; name the files in it (e.g. {path}/*.txt)"
     if not path.is_file():
         return f"{path}: no such file"
     if path.stat().st_size > MAX_IMPORT_FILE_BYTES:

@@ -99,6 +99,12 @@ class TestImportCommand:
         missing = run("import", str(tmp_path / "nope.tsv"), env=env)
         assert missing.returncode == 1
         assert "no such file" in missing.stderr
+        directory = run("import", str(tmp_path), env=env)
+        assert directory.returncode == 1
+        hint = f"name the files in it (e.g. {tmp_path}/*.txt)"
+        assert directory.stderr.splitlines() == [
+            f"powercat: error: {tmp_path}: a directory; {hint}"
+        ]
         fmt = run("import", "--format", "docx", str(MINQIN), env=env)
         assert fmt.returncode == 2
 
