@@ -65,6 +65,11 @@ async def _send_problem(
     await send({"type": "http.response.body", "body": body})
 
 
+async def _send_too_large(send: Send, limit: int) -> None:
+    """The 413 of a body over `limit`: declared so by Content-Length, or found so as it came."""
+    await _send_problem(send, 413, "payload_too_large", f"the body is over {limit} bytes")
+
+
 def _bad_query(raw: bytes) -> bool:
     """A query string or raw path must be UTF-8 once percent-decoded, and hold no NUL (PostgreSQL
     refuses it)."""
@@ -210,9 +215,7 @@ class EdgeMiddleware:
         if scope["method"] not in _BODILESS:
             limit = self.limit_for(path)
             if declared is not None and declared.isdigit() and int(declared) > limit:
-                await _send_problem(
-                    send_with_headers, 413, "payload_too_large", f"the body is over {limit} bytes"
-                )
+                await _send_too_large(send_with_headers, limit)
                 return
             received = 0
 
@@ -267,12 +270,7 @@ class EdgeMiddleware:
                 # The app let the body limit's error out (or wrapped it in one of its own): the
                 # 413 it is, unless an answer had begun, which the client reads cut short.
                 if outcome.status is None:
-                    await _send_problem(
-                        send_with_headers,
-                        413,
-                        "payload_too_large",
-                        f"the body is over {limit} bytes",
-                    )
+                    await _send_too_large(send_with_headers, limit)
                 return
             if outcome.status is None:
                 await _send_problem(
