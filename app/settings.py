@@ -29,6 +29,12 @@ class Settings(BaseSettings):
     request_timeout_s: float = Field(default=30.0, gt=0)
 
 
+# Not ours but prometheus_client's: the directory where several server processes keep their
+# metrics (app/api/metrics.py). Named here, below everything, so that `powercat serve` can ready
+# it without importing the client, which would start writing its own figures there first.
+METRICS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process-wide settings; tests call get_settings.cache_clear() after changing env."""

@@ -34,9 +34,11 @@ from prometheus_client.registry import Collector
 from starlette.routing import Mount
 from starlette.types import Scope
 
+from app.settings import METRICS_DIR_VARIABLE
+
 # The environment variable that puts prometheus_client in multiprocess mode, read once by the
 # library at import: set by `powercat serve --workers N` before the workers start.
-MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+MULTIPROCESS_DIR = METRICS_DIR_VARIABLE
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 UNROUTED = "unrouted"
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -80,8 +82,12 @@ def route_templates(app: FastAPI) -> dict[int, str]:
     for context in iter_route_contexts(app.routes):
         if context.path_format:
             route = context.original_route
-            key = route.app if isinstance(route, Mount) else route
-            templates[id(key)] = context.path_format
+            key = id(route.app if isinstance(route, Mount) else route)
+            # A router included twice shares its routes under two prefixes: such a route is
+            # named by its own template (route_of), not by whichever prefix came last.
+            seen = templates.setdefault(key, context.path_format)
+            if seen != context.path_format:
+                templates[key] = ""
     return templates
 
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -14,10 +15,10 @@ from typing import Annotated
 
 import typer
 
-from app.api.metrics import MULTIPROCESS_DIR
 from app.cli.base import cli, database_url, missing_sqlite_file
 from app.db import migrations
 from app.db.engine import create_engine
+from app.settings import METRICS_DIR_VARIABLE as MULTIPROCESS_DIR
 from app.settings import get_settings
 
 db_cli = typer.Typer(help="Database migrations.", no_args_is_help=True)
@@ -91,6 +92,10 @@ def serve(
         )
 
 
+# What prometheus_client names its files: <kind>_<pid>.db, a gauge's kind with its mode.
+_METRICS_FILE = re.compile(r"(counter|histogram|summary|gauge_[a-z]+)_[0-9]+\.db")
+
+
 @contextlib.contextmanager
 def _shared_metrics(workers: int) -> Iterator[None]:
     """Where the workers keep their metrics, so that a scrape of any of them reports all
@@ -101,8 +106,11 @@ def _shared_metrics(workers: int) -> Iterator[None]:
     if given:
         directory = Path(given)
         directory.mkdir(parents=True, exist_ok=True)
+        # prometheus_client's files only: the directory may hold anything else, a SQLite
+        # catalogue included.
         for stale in directory.glob("*.db"):
-            stale.unlink()
+            if _METRICS_FILE.fullmatch(stale.name):
+                stale.unlink()
         yield
     elif workers == 1:
         yield

@@ -12,11 +12,13 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import APIRouter, FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
 from app import __version__
 from app.api.fastpath import FastLookup
+from app.api.metrics import route_of, route_templates
 from app.db.engine import create_engine, create_sessionmaker
 from app.enums import KeyScope
 from app.main import create_app
@@ -161,6 +163,24 @@ class TestRequests:
         assert answered == [True, True], "the fast layer answered both"
         assert counted(before, after, "GET", BY_CODE, 200) == 1
         assert counted(before, after, "GET", BY_CODE, 404) == 1
+
+
+def test_a_route_under_two_prefixes_is_named_by_its_own_template() -> None:
+    # FastAPI shares an included router's routes: one route object, two prefixes. Neither prefix
+    # may name the other's requests.
+    router = APIRouter()
+
+    @router.get("/x")
+    async def x() -> None: ...
+
+    app = FastAPI()
+    app.include_router(router, prefix="/a")
+    app.include_router(router, prefix="/b")
+    app.include_router(router, prefix="/a")
+    [route] = router.routes
+    templates = route_templates(app)
+    assert route_of({"route": route}, templates) == "/x"
+    assert route_of({}, templates) == "unrouted"
 
 
 class TestCatalogue:

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from app.api.metrics import MULTIPROCESS_DIR
 from app.cli.db import _shared_metrics
 from app.db import migrations
+from app.settings import METRICS_DIR_VARIABLE as MULTIPROCESS_DIR
 from tests.serving import serving
 
 HEALTHZ = {"method": "GET", "route": "/healthz", "status": "200"}
@@ -76,13 +76,43 @@ def test_an_operators_directory_is_emptied_of_an_earlier_runs_figures(
 ) -> None:
     shared = tmp_path / "metrics"
     shared.mkdir()
-    (shared / "counter_4242.db").write_bytes(b"an earlier run")
+    for earlier in ("counter_4242.db", "gauge_livesum_4242.db", "histogram_17.db"):
+        (shared / earlier).write_bytes(b"an earlier run")
+    # Not prometheus_client's: a catalogue kept in the same directory, and a note.
+    (shared / "powercat.db").write_bytes(b"SQLite format 3")
     (shared / "notes.txt").write_text("not ours")
     monkeypatch.setenv(MULTIPROCESS_DIR, str(shared))
     with _shared_metrics(workers=4):
         assert os.environ[MULTIPROCESS_DIR] == str(shared)
-        assert sorted(p.name for p in shared.iterdir()) == ["notes.txt"]
+        assert sorted(p.name for p in shared.iterdir()) == ["notes.txt", "powercat.db"]
     assert os.environ[MULTIPROCESS_DIR] == str(shared)
+
+
+@pytest.mark.sqlite
+def test_one_worker_with_an_operators_directory_reports_every_figure(tmp_path: Path) -> None:
+    # The directory is readied before the server's first metric is made: made earlier, the
+    # in-progress gauge's file would be emptied away and the gauge vanish from every scrape.
+    url = f"sqlite+aiosqlite:///{tmp_path / 'serve.db'}"
+    migrations.upgrade(url)
+    shared = tmp_path / "metrics"
+    shared.mkdir()
+    env = {
+        **os.environ,
+        "POWERCAT_DATABASE_URL": url,
+        "POWERCAT_LOG_LEVEL": "WARNING",
+        MULTIPROCESS_DIR: str(shared),
+    }
+    with serving(env, tmp_path / "server.log") as base:
+        assert _healthz(base) == 200
+        with urllib.request.urlopen(f"{base}/metrics", timeout=5) as response:
+            text = response.read().decode()
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+    assert samples[("powercat_http_requests_in_progress", ())] == 1
+    assert samples[("powercat_http_requests_total", tuple(sorted(HEALTHZ.items())))] >= 1
 
 
 def test_one_worker_keeps_its_figures_in_memory(monkeypatch: pytest.MonkeyPatch) -> None:
