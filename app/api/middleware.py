@@ -398,7 +398,9 @@ def _head(receive: Receive, send: Send) -> tuple[Receive, Send]:
     async def head_send(message: Message) -> None:
         if message["type"] == "http.response.start":
             await send(message)
-        elif message["type"] == "http.response.body" and not answered.is_set():
+        elif not answered.is_set():
+            # The body's first part, however sent (a body, or a server's pathsend or zerocopysend
+            # extension for a file), ends it; the rest, trailers too, go nowhere.
             answered.set()
             await send({"type": "http.response.body", "body": b"", "more_body": False})
 

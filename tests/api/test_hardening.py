@@ -83,6 +83,22 @@ class TestHeaders:
         other = await c.get("/api/v1/power-types", headers={"Origin": "https://evil.example"})
         assert "access-control-allow-origin" not in other.headers
 
+    async def test_a_portal_may_ask_for_a_head_with_a_cached_etag(
+        self, tuned: tuple[FastAPI, httpx.AsyncClient]
+    ) -> None:
+        # If-None-Match makes the browser ask first (a preflight); HEAD is served (the edge).
+        _, c = tuned
+        r = await c.options(
+            "/api/v1/power-types",
+            headers={
+                "Origin": "https://portal.example.gov.cn",
+                "Access-Control-Request-Method": "HEAD",
+                "Access-Control-Request-Headers": "if-none-match",
+            },
+        )
+        assert r.status_code == 200, r.text
+        assert "HEAD" in r.headers["access-control-allow-methods"]
+
     async def test_refusals_carry_the_cors_headers(
         self, tuned: tuple[FastAPI, httpx.AsyncClient]
     ) -> None:

@@ -7,7 +7,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from starlette.types import Message
 
+from app.api.middleware import _head
 from app.db.engine import create_engine, create_sessionmaker
 from app.main import create_app
 from app.services import exports
@@ -86,3 +88,21 @@ async def test_a_head_of_an_export_stops_making_it(
 async def test_a_head_where_only_post_is_served_is_405(served: LifespanClient) -> None:
     r = await served.head("/api/v1/imports")
     assert r.status_code == 405
+
+
+async def test_a_body_sent_as_a_file_ends_a_head_too() -> None:
+    # A server offering the pathsend extension gets a file's body as one; a HEAD must still end.
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    _receive, head_send = _head(receive, send)
+    await head_send({"type": "http.response.start", "status": 200, "headers": []})
+    await head_send({"type": "http.response.pathsend", "path": "/srv/swagger-ui.css"})
+    await head_send({"type": "http.response.trailers", "headers": [], "more_trailers": False})
+    assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
+    assert sent[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
