@@ -176,6 +176,12 @@ async def get_actor(
     if principal.scope not in {"write", "admin"}:
         raise ForbiddenError("this key may only read")
     reason = header_text(x_change_reason)[:1000] if x_change_reason else None
+    if reason is not None and "\x00" in reason:
+        # Percent-decoding can make one (%00); PostgreSQL text cannot hold it.
+        raise InvalidInputError(
+            "X-Change-Reason holds a NUL character",
+            details={"errors": [{"pointer": "/header/x-change-reason", "message": "NUL"}]},
+        )
     return replace(principal, reason=reason)
 
 

@@ -258,6 +258,20 @@ class TestAudit:
         assert revisions[-1]["version"] == 2
         assert revisions[-1]["reason"] == "年度复核"
 
+    async def test_a_nul_in_the_reason_header_is_refused_and_changes_nothing(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        item = await _first(client)
+        before = await _audit_count(session)
+        r = await client.patch(
+            f"/api/v1/items/{item['id']}",
+            json={"remarks": "x"},
+            headers={"If-Match": '"1"', "X-Change-Reason": "bad%00reason"},
+        )
+        assert r.status_code == 422, r.text
+        assert r.json()["errors"] == [{"pointer": "/header/x-change-reason", "message": "NUL"}]
+        assert await _audit_count(session) == before
+
     async def test_failed_write_records_nothing(
         self, client: httpx.AsyncClient, session: AsyncSession
     ) -> None:
