@@ -27,13 +27,16 @@ from app.models import Item
 
 # Long enough for any phrase worth typing; it bounds the LIKE pattern and the trigram lookups.
 MAX_TERM_LENGTH = 100
+# Each word past the first is a substring check of five fields on every row a search reads.
+MAX_WORDS = 8
 
 
 def normalize_term(q: str | None) -> str | None:
     """The term to look for: `q` stripped, or None when blank (no search).
 
     Raises:
-        InvalidInputError: the term is longer than MAX_TERM_LENGTH or holds a NUL character.
+        InvalidInputError: the term is longer than MAX_TERM_LENGTH, holds a NUL character or
+            more than MAX_WORDS words.
     """
     term = (q or "").strip()
     if not term:
@@ -43,6 +46,8 @@ def normalize_term(q: str | None) -> str | None:
     if "\x00" in term:
         # PostgreSQL text cannot hold NUL, so nothing could match; say so rather than fail there.
         raise InvalidInputError("search term holds a NUL character")
+    if len(term.split()) > MAX_WORDS:
+        raise InvalidInputError(f"a search holds at most {MAX_WORDS} words")
     return term
 
 

@@ -753,10 +753,15 @@ class TestTerm:
     ) -> None:
         assert await _search(session, "  \u3000医保基金 \t") == await _search(session, "医保基金")
 
-    @pytest.mark.parametrize("q", ["医" * (MAX_TERM_LENGTH + 1), "医\x00保"])
-    def test_overlong_or_nul_term_is_invalid_input(self, q: str) -> None:
+    @pytest.mark.parametrize(
+        "q", ["医" * (MAX_TERM_LENGTH + 1), "医\x00保", " ".join("医保基金骗取处罚罚款")]
+    )
+    def test_overlong_or_nul_term_or_too_many_words_is_invalid_input(self, q: str) -> None:
         with pytest.raises(InvalidInputError):
             normalize_term(q)
+
+    def test_eight_words_are_a_term(self) -> None:
+        assert normalize_term(" ".join("医保基金骗取处罚")) == "医 保 基 金 骗 取 处 罚"
 
 
 async def _plan(session: AsyncSession, stmt: Select[Any]) -> str:

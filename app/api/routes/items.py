@@ -144,9 +144,9 @@ async def list_items(
             pattern=NO_NUL_PATTERN,
             description="Chinese full-text search: items whose name, legal basis, "
             "responsibilities, accountability or remarks contain the term (ASCII letters in any "
-            "case), name matches first. Several words, separated by spaces, find the items that "
-            "hold every word, each in any of those fields; name matches of the longest word "
-            "first.",
+            "case), name matches first. Several words (up to 8), separated by spaces, find the "
+            "items that hold every word, each in any of those fields; name matches of the "
+            "longest word first.",
             examples=["骗取医保基金", "医保 基金"],
         ),
     ] = None,
