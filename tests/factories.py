@@ -11,11 +11,13 @@ import anyio
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from app.enums import ItemStatus
+from app.db.engine import create_engine, create_sessionmaker
+from app.enums import ItemStatus, KeyScope
 from app.models import Agency, AuditEntry, Change, ImportBatch, Item, ItemRevision
 from app.schemas.imports import ImportReport
-from app.services import imports
+from app.services import imports, keys
 from app.services.revisions import Actor
+from app.settings import Settings
 
 SEED_DIR = Path(__file__).resolve().parents[1] / "seed"
 MINQIN = SEED_DIR / "minqin-medical-security.tsv.txt"
@@ -36,6 +38,20 @@ async def import_bytes(
 async def import_file(session: AsyncSession, path: Path, **options: object) -> ImportReport:
     data = await anyio.Path(path).read_bytes()
     return await import_bytes(session, data, path.name, **options)
+
+
+async def seed_committed(url: str, *lists: Path) -> str:
+    """`lists` (default: the Minqin list) imported into `url`'s database and committed, as a
+    server would find them, with an admin key; the key's token."""
+    engine = create_engine(Settings(database_url=url))
+    try:
+        async with create_sessionmaker(engine)() as s, s.begin():
+            for path in lists or (MINQIN,):
+                await import_file(s, path)
+            _, token = await keys.create(s, name="admin", scope=KeyScope.ADMIN, agency_names=[])
+            return token
+    finally:
+        await engine.dispose()
 
 
 async def table_counts(session: AsyncSession) -> dict[str, int]:

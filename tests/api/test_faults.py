@@ -11,28 +11,14 @@ from sqlalchemy import func, make_url, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db.engine import create_engine, create_sessionmaker
-from app.enums import KeyScope
 from app.main import create_app
 from app.models import AuditEntry, ItemRevision
-from app.services import keys
 from app.settings import Settings
 from tests.asgi import LifespanClient, lifespan_client
-from tests.factories import MINQIN, import_file
+from tests.factories import seed_committed
 from tests.tcpproxy import TcpProxy
 
 FIRST_CODE = "11620621MB176555834620236001000"
-
-
-async def _seed(url: str) -> str:
-    """Seed the Minqin list and return an admin token, all committed."""
-    engine = create_engine(Settings(database_url=url))
-    try:
-        async with create_sessionmaker(engine)() as s, s.begin():
-            await import_file(s, MINQIN)
-            _, token = await keys.create(s, name="admin", scope=KeyScope.ADMIN, agency_names=[])
-            return token
-    finally:
-        await engine.dispose()
 
 
 @contextlib.asynccontextmanager
@@ -53,7 +39,7 @@ async def _behind_proxy(url: str) -> tuple[TcpProxy, Settings]:
 @pytest.mark.postgres
 class TestDatabaseOutage:
     async def test_outage_is_503_and_service_recovers_by_itself(self, migrated_url: str) -> None:
-        token = await _seed(migrated_url)
+        token = await seed_committed(migrated_url)
         proxy, settings = await _behind_proxy(migrated_url)
         async with _serve(settings, token) as c:
             assert (await c.get("/readyz")).status_code == 200
@@ -75,7 +61,7 @@ class TestDatabaseOutage:
     async def test_a_search_page_fails_as_503_and_recovers(self, migrated_url: str) -> None:
         # An anonymous search's first statement is its page's BEGIN (services/items.py runs the
         # page in one snapshot), on a pooled connection the outage has broken.
-        await _seed(migrated_url)
+        await seed_committed(migrated_url)
         proxy, settings = await _behind_proxy(migrated_url)
         search = "/api/v1/items?q=" + "医疗保障"
         async with lifespan_client(create_app(settings)) as c:
@@ -96,7 +82,7 @@ class TestDatabaseOutage:
     ) -> None:
         # By-code lookups take the fast route and its own driver pool (the test above sends its
         # lookup down the documented route).
-        await _seed(migrated_url)
+        await seed_committed(migrated_url)
         proxy, settings = await _behind_proxy(migrated_url)
         lookup = f"/api/v1/items/by-code/{FIRST_CODE}"
         async with lifespan_client(create_app(settings)) as c:
@@ -113,7 +99,7 @@ class TestDatabaseOutage:
         await proxy.cut()
 
     async def test_the_lookups_pool_exhausted_is_503(self, migrated_url: str) -> None:
-        await _seed(migrated_url)
+        await seed_committed(migrated_url)
         settings = Settings(database_url=migrated_url, db_pool_size=1, db_pool_timeout_s=0.5)
         lookup = f"/api/v1/items/by-code/{FIRST_CODE}"
         async with lifespan_client(create_app(settings)) as c:
@@ -156,7 +142,7 @@ class TestDatabaseOutage:
             await listener.wait_closed()
 
     async def test_pool_exhaustion_is_503_with_retry_after(self, migrated_url: str) -> None:
-        token = await _seed(migrated_url)
+        token = await seed_committed(migrated_url)
         settings = Settings(database_url=migrated_url, db_pool_size=1, db_pool_timeout_s=0.5)
         async with _serve(settings, token) as c:
             engine: AsyncEngine = c.state["engine"]
@@ -200,7 +186,7 @@ class TestDisconnects:
     async def test_clients_that_vanish_mid_write_leave_no_half_change(
         self, migrated_url: str
     ) -> None:
-        token = await _seed(migrated_url)
+        token = await seed_committed(migrated_url)
         async with _serve(Settings(database_url=migrated_url), token) as c:
             item = (await c.get(f"/api/v1/items/by-code/{FIRST_CODE}")).json()
 
@@ -227,7 +213,7 @@ class TestSqliteContention:
     async def test_concurrent_http_writers_never_see_database_locked(
         self, migrated_url: str
     ) -> None:
-        token = await _seed(migrated_url)
+        token = await seed_committed(migrated_url)
         async with _serve(Settings(database_url=migrated_url), token) as c:
             item = (await c.get(f"/api/v1/items/by-code/{FIRST_CODE}")).json()
 

@@ -10,12 +10,11 @@ import pytest
 from starlette.types import Message
 
 from app.api.middleware import _head
-from app.db.engine import create_engine, create_sessionmaker
 from app.main import create_app
 from app.services import exports
 from app.settings import Settings
 from tests.asgi import LifespanClient, lifespan_client
-from tests.factories import DUNHUANG, MINQIN, import_file
+from tests.factories import DUNHUANG, MINQIN, seed_committed
 
 FIRST_CODE = "11620621MB176555834620236001000"
 # Differ between any two answers, or are the body's own.
@@ -25,11 +24,7 @@ VOLATILE = {"date", "x-request-id", "content-length"}
 @pytest.fixture
 async def served(migrated_url: str) -> AsyncIterator[LifespanClient]:
     """The real app, fast layer included, over both seed lists, committed."""
-    engine = create_engine(Settings(database_url=migrated_url))
-    async with create_sessionmaker(engine)() as s, s.begin():
-        await import_file(s, MINQIN)
-        await import_file(s, DUNHUANG)
-    await engine.dispose()
+    await seed_committed(migrated_url, MINQIN, DUNHUANG)
     async with lifespan_client(create_app(Settings(database_url=migrated_url))) as c:
         yield c
 

@@ -20,13 +20,11 @@ from app import __version__
 from app.api.fastpath import FastLookup
 from app.api.metrics import route_of, route_templates
 from app.db.engine import create_engine, create_sessionmaker
-from app.enums import KeyScope
 from app.main import create_app
 from app.models import Change, ImportBatch
-from app.services import keys
 from app.settings import Settings
 from tests.asgi import lifespan_client
-from tests.factories import MINQIN, import_file
+from tests.factories import seed_committed
 
 REQUESTS = "powercat_http_requests_total"
 DURATIONS = "powercat_http_request_duration_seconds_count"
@@ -58,18 +56,6 @@ def counted(before: Samples, after: Samples, method: str, route: str, status: in
     """Requests counted between two scrapes under (method, route, status)."""
     labels = {"method": method, "route": route, "status": str(status)}
     return value(after, REQUESTS, **labels) - value(before, REQUESTS, **labels)
-
-
-async def _seed(url: str) -> str:
-    """The Minqin list and an admin key, committed; the key's token."""
-    engine = create_engine(Settings(database_url=url))
-    try:
-        async with create_sessionmaker(engine)() as s, s.begin():
-            await import_file(s, MINQIN)
-            _, token = await keys.create(s, name="metrics", scope=KeyScope.ADMIN, agency_names=[])
-            return token
-    finally:
-        await engine.dispose()
 
 
 async def _database_figures(url: str) -> tuple[int, float]:
@@ -145,7 +131,7 @@ class TestRequests:
     async def test_fast_lookups_count_under_the_documented_route(
         self, migrated_url: str, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        await _seed(migrated_url)
+        await seed_committed(migrated_url)
         answered = []
         original = FastLookup.answer
 
@@ -185,7 +171,7 @@ def test_a_route_under_two_prefixes_is_named_by_its_own_template() -> None:
 
 class TestCatalogue:
     async def test_the_catalogue_figures_follow_the_database(self, migrated_url: str) -> None:
-        token = await _seed(migrated_url)
+        token = await seed_committed(migrated_url)
         head, imported = await _database_figures(migrated_url)
         app = create_app(Settings(database_url=migrated_url))
         async with lifespan_client(app, {"Authorization": f"Bearer {token}"}) as c:

@@ -19,6 +19,8 @@ from typing import Any
 
 from websockets.sync.client import ClientConnection, connect
 
+from tests.serving import stop
+
 CHROMIUM = "chromium"
 # Without the networking flags Chromium phones home at start, which this machine's closed network
 # refuses (python-svc.md); --no-sandbox because CI runs as root.
@@ -157,9 +159,4 @@ def chromium_page(profile_dir: Path) -> Iterator[Page]:
             page.send("Runtime.enable")
             yield page
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=WAIT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, WAIT_S)
