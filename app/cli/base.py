@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app import errors
 from app.db import migrations
-from app.db.engine import create_engine, create_sessionmaker, parse_url
+from app.db.engine import create_engine, create_sessionmaker, parse_url, sqlite_file
 from app.db.sqlite import write_transaction
 from app.settings import get_settings
 
@@ -67,16 +67,11 @@ def actor() -> str:
         return "cli"
 
 
-def missing_sqlite_file(url: str) -> str | None:
+def missing_sqlite_file(url: str) -> Path | None:
     """The path of a SQLite database file that does not exist (connecting, or making an engine,
     would create it and its directory, empty), else None."""
-    parsed = parse_url(url)
-    path = parsed.database
-    if parsed.get_backend_name() != "sqlite" or not path or path == ":memory:":
-        return None
-    if path.startswith("file:"):
-        return None
-    return None if Path(path).expanduser().exists() else path
+    path = sqlite_file(parse_url(url))
+    return path if path is not None and not path.exists() else None
 
 
 def existing_database_url() -> str:

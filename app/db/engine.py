@@ -46,6 +46,15 @@ def parse_url(raw: str) -> URL:
     return url
 
 
+def sqlite_file(url: URL) -> Path | None:
+    """The file a SQLite URL names; None for another database, an in-memory one or a `file:`
+    URI (whose path SQLite reads itself)."""
+    database = url.database
+    if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    return None if database.startswith("file:") else Path(database).expanduser()
+
+
 def create_engine(
     settings: Settings, *, url: str | None = None, read_only: bool = False, pooled: bool = False
 ) -> AsyncEngine:
@@ -65,9 +74,8 @@ def create_engine(
     parsed = parse_url(url or settings.database_url)
     logging_name = _name(read_only)
     if parsed.get_backend_name() == "sqlite":
-        database = parsed.database
-        if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        if (path := sqlite_file(parsed)) is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
         # NullPool never hands a connection across event loops (tests and the CLI run several).
         pool: dict[str, Any] = (
             {
