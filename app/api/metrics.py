@@ -7,8 +7,9 @@ body, an unknown path) have the route `unrouted`.
 
 With several worker processes (`powercat serve --workers N`) each keeps its figures in a file of
 a shared directory, prometheus_client's multiprocess mode, so that whichever worker answers a
-scrape reports the sum of all of them (app/cli/db.py sets the directory up). One process keeps
-them in memory and also reports its own CPU, memory and file descriptors.
+scrape reports the sum of all of them (app/cli/db.py sets the directory up, and the variable
+METRICS_DIR_VARIABLE names, read once by prometheus_client as it is imported). Without it one
+process keeps them in memory and also reports its own CPU, memory and file descriptors.
 """
 
 from __future__ import annotations
@@ -36,9 +37,6 @@ from starlette.types import Scope
 
 from app.settings import METRICS_DIR_VARIABLE
 
-# The environment variable that puts prometheus_client in multiprocess mode, read once by the
-# library at import: set by `powercat serve --workers N` before the workers start.
-MULTIPROCESS_DIR = METRICS_DIR_VARIABLE
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 UNROUTED = "unrouted"
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -130,7 +128,7 @@ def _recorder(method: str, route: str, status: int) -> _Record:
 
 
 def multiprocess_mode() -> bool:
-    return bool(os.environ.get(MULTIPROCESS_DIR))
+    return bool(os.environ.get(METRICS_DIR_VARIABLE))
 
 
 def forget_this_process() -> None:

@@ -18,8 +18,7 @@ import typer
 from app.cli.base import cli, database_url, missing_sqlite_file
 from app.db import migrations
 from app.db.engine import create_engine
-from app.settings import METRICS_DIR_VARIABLE as MULTIPROCESS_DIR
-from app.settings import get_settings
+from app.settings import METRICS_DIR_VARIABLE, get_settings
 
 db_cli = typer.Typer(help="Database migrations.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
@@ -102,7 +101,7 @@ def _shared_metrics(workers: int) -> Iterator[None]:
     (app/api/metrics.py): PROMETHEUS_MULTIPROC_DIR when the operator set it, emptied of an earlier
     run's figures (prometheus_client asks for that); else, for more than one worker, a directory
     of this run's own, removed when it ends. The workers inherit the variable as they start."""
-    given = os.environ.get(MULTIPROCESS_DIR)
+    given = os.environ.get(METRICS_DIR_VARIABLE)
     if given:
         directory = Path(given)
         directory.mkdir(parents=True, exist_ok=True)
@@ -116,11 +115,11 @@ def _shared_metrics(workers: int) -> Iterator[None]:
         yield
     else:
         with tempfile.TemporaryDirectory(prefix="powercat-metrics-") as made:
-            os.environ[MULTIPROCESS_DIR] = made
+            os.environ[METRICS_DIR_VARIABLE] = made
             try:
                 yield
             finally:
-                del os.environ[MULTIPROCESS_DIR]
+                del os.environ[METRICS_DIR_VARIABLE]
 
 
 @cli.command()

@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from app.cli.db import _shared_metrics
 from app.db import migrations
-from app.settings import METRICS_DIR_VARIABLE as MULTIPROCESS_DIR
+from app.settings import METRICS_DIR_VARIABLE
 from tests.serving import serving
 
 HEALTHZ = {"method": "GET", "route": "/healthz", "status": "200"}
@@ -49,7 +49,7 @@ def test_every_scrape_sums_every_worker(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'serve.db'}"
     migrations.upgrade(url)
     env = {
-        **{k: v for k, v in os.environ.items() if k != MULTIPROCESS_DIR},
+        **{k: v for k, v in os.environ.items() if k != METRICS_DIR_VARIABLE},
         "POWERCAT_DATABASE_URL": url,
         "POWERCAT_LOG_LEVEL": "WARNING",
         # `serve` makes its directory with tempfile: here, where the test can see it.
@@ -81,11 +81,11 @@ def test_an_operators_directory_is_emptied_of_an_earlier_runs_figures(
     # Not prometheus_client's: a catalogue kept in the same directory, and a note.
     (shared / "powercat.db").write_bytes(b"SQLite format 3")
     (shared / "notes.txt").write_text("not ours")
-    monkeypatch.setenv(MULTIPROCESS_DIR, str(shared))
+    monkeypatch.setenv(METRICS_DIR_VARIABLE, str(shared))
     with _shared_metrics(workers=4):
-        assert os.environ[MULTIPROCESS_DIR] == str(shared)
+        assert os.environ[METRICS_DIR_VARIABLE] == str(shared)
         assert sorted(p.name for p in shared.iterdir()) == ["notes.txt", "powercat.db"]
-    assert os.environ[MULTIPROCESS_DIR] == str(shared)
+    assert os.environ[METRICS_DIR_VARIABLE] == str(shared)
 
 
 @pytest.mark.sqlite
@@ -100,7 +100,7 @@ def test_one_worker_with_an_operators_directory_reports_every_figure(tmp_path: P
         **os.environ,
         "POWERCAT_DATABASE_URL": url,
         "POWERCAT_LOG_LEVEL": "WARNING",
-        MULTIPROCESS_DIR: str(shared),
+        METRICS_DIR_VARIABLE: str(shared),
     }
     with serving(env, tmp_path / "server.log") as base:
         assert _healthz(base) == 200
@@ -116,11 +116,11 @@ def test_one_worker_with_an_operators_directory_reports_every_figure(tmp_path: P
 
 
 def test_one_worker_keeps_its_figures_in_memory(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(MULTIPROCESS_DIR, raising=False)
+    monkeypatch.delenv(METRICS_DIR_VARIABLE, raising=False)
     with _shared_metrics(workers=1):
-        assert MULTIPROCESS_DIR not in os.environ
+        assert METRICS_DIR_VARIABLE not in os.environ
     with _shared_metrics(workers=2):
-        made = Path(os.environ[MULTIPROCESS_DIR])
+        made = Path(os.environ[METRICS_DIR_VARIABLE])
         assert made.is_dir()
-    assert MULTIPROCESS_DIR not in os.environ
+    assert METRICS_DIR_VARIABLE not in os.environ
     assert not made.exists()
