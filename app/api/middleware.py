@@ -13,7 +13,6 @@ import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from http import HTTPStatus
 from urllib.parse import unquote_to_bytes
 from weakref import WeakKeyDictionary
 
@@ -22,6 +21,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api import metrics
+from app.api.problems import problem_document
 from app.services import keys
 
 log = logging.getLogger("powercat.http")
@@ -42,15 +42,7 @@ async def _send_problem(
     detail: str,
     headers: list[tuple[bytes, bytes]] | None = None,
 ) -> None:
-    body = json.dumps(
-        {
-            "type": f"urn:problem-type:powercat:{code}",
-            "title": HTTPStatus(status).phrase,
-            "status": status,
-            "detail": detail,
-            "code": code,
-        }
-    ).encode()
+    body = json.dumps(problem_document(status, code, detail)).encode()
     await send(
         {
             "type": "http.response.start",

@@ -101,7 +101,8 @@ def problem_doc(description: str) -> dict[str, Any]:
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: problem_doc(desc)
     for status, desc in {
-        400: "The URL is not UTF-8 text or holds a NUL character, or a cursor is not valid.",
+        400: "The URL is not UTF-8 text or holds a NUL character, a cursor is not valid, or the "
+        "request is not valid HTTP (e.g. raw non-ASCII bytes in the URL).",
         401: "No valid API key: writes need one, reads too when POWERCAT_PUBLIC_READ is off.",
         422: "The request is invalid (problem+json with `errors`).",
         429: "Too many requests from this key or address; retry after `Retry-After` seconds.",
@@ -124,6 +125,18 @@ def problem_type(code: str) -> str:
     return f"urn:problem-type:powercat:{code}"
 
 
+def problem_document(status: int, code: str, detail: str | None) -> dict[str, Any]:
+    """The members every problem has; the one shape the app, its edge and the HTTP parser's
+    own refusals (app/api/wire.py) answer with."""
+    return {
+        "type": problem_type(code),
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+
+
 def problem_response(
     status: int,
     code: str,
@@ -134,13 +147,7 @@ def problem_response(
     extra: dict[str, Any] | None = None,
 ) -> JSONResponse:
     """Render a problem document; `extra` adds members such as `candidates`."""
-    body: dict[str, Any] = {
-        "type": problem_type(code),
-        "title": HTTPStatus(status).phrase,
-        "status": status,
-        "detail": detail,
-        "code": code,
-    }
+    body = problem_document(status, code, detail)
     if errors_ is not None:
         body["errors"] = errors_
     if extra:

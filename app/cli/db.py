@@ -77,11 +77,14 @@ def serve(
     """Serve the HTTP API (uvicorn)."""
     import uvicorn
 
+    from app.api.wire import ProblemHttpToolsProtocol
+
     database_url()
     with _shared_metrics(workers):
         uvicorn.run(
             "app.main:create_app",
             factory=True,
+            http=ProblemHttpToolsProtocol,
             host=host,
             port=port,
             workers=workers,
