@@ -8,7 +8,7 @@ import sys
 import typer
 
 # Importing a command module registers its commands on `cli`.
-from app.cli import db, export, imports, keys, release, validate  # noqa: F401
+from app.cli import INTERRUPTED, db, export, imports, keys, release, validate  # noqa: F401
 from app.cli.base import CliError, cli, describe, log, print_error
 
 
@@ -34,9 +34,8 @@ def main() -> None:
     except typer.Abort:
         print_error("aborted")
         sys.exit(1)
-    except KeyboardInterrupt:
-        print_error("interrupted")
-        sys.exit(130)
+    except KeyboardInterrupt:  # one that falls outside Typer's own catch (see below)
+        outcome = INTERRUPTED
     except CliError as exc:
         print_error(exc.message)
         sys.exit(exc.exit_code)
@@ -44,5 +43,10 @@ def main() -> None:
         log.debug("command failed", exc_info=exc)
         print_error(describe(exc))
         sys.exit(1)
+    if outcome == INTERRUPTED:
+        # Typer turns a KeyboardInterrupt in a command into this exit code and says nothing; no
+        # command of ours exits so by itself. What a command had begun is rolled back with its
+        # transaction (an import: the file it was writing; those reported before stay).
+        print_error("interrupted")
     if isinstance(outcome, int) and outcome:
         sys.exit(outcome)
