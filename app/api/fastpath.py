@@ -52,14 +52,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app.api.etags import IF_NONE_MATCH_MAX_LENGTH
 from app.api.responses import item_response
 from app.enums import KeyScope
-from app.schemas.items import CODE_PATTERN
+from app.schemas.items import CODE_LOOKUP_PATTERN
 from app.services import items, keys
 from app.settings import get_settings
 
 PATH = "/api/v1/items/by-code/{local_code}"
 # (code, sub-item code, If-None-Match, bearer token) of a plain lookup
 Lookup = tuple[str, str | None, str | None, str | None]
-_CODE = re.compile(CODE_PATTERN)
+_CODE = re.compile(CODE_LOOKUP_PATTERN)
 
 
 class FastLookup:

@@ -19,6 +19,9 @@ from app.schemas.base import (
 )
 
 CODE_PATTERN = r"^[0-9A-HJ-NP-RTUWXY]{31}(?:[0-9]{2})?$"
+# A code as a lookup takes it: letters in either case, since they are compared upper-cased (the
+# code's own form) and a code typed or copied in lower case names the same item.
+CODE_LOOKUP_PATTERN = r"^[0-9A-HJ-NP-RTUWXYa-hj-np-rtuwxy]{31}(?:[0-9]{2})?$"
 # Pagination cursors are opaque and signed, written in the URL-safe base64 alphabet.
 CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"
 LocalCode = Annotated[

@@ -70,6 +70,17 @@ class TestReads:
         assert r.status_code == 404
         assert r.json()["code"] == "item.not_found"
 
+    async def test_a_code_in_lower_case_finds_the_same_item(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        upper = await client.get(f"/api/v1/items/by-code/{FIRST_CODE}")
+        lower = await client.get(f"/api/v1/items/by-code/{FIRST_CODE.lower()}")
+        assert lower.status_code == 200
+        assert lower.content == upper.content
+        assert lower.headers["etag"] == upper.headers["etag"]
+        listed = await client.get("/api/v1/items", params={"local_code": FIRST_CODE.lower()})
+        assert [item["id"] for item in listed.json()["items"]] == [upper.json()["id"]]
+
     async def test_malformed_code_is_422(self, client: httpx.AsyncClient) -> None:
         r = await client.get("/api/v1/items/by-code/not-a-code-at-all-not-a-code-xx")
         assert r.status_code == 422

@@ -16,7 +16,7 @@ from app.enums import ItemStatus
 from app.schemas.base import NO_NUL_PATTERN, Rfc3339DateTime
 from app.schemas.common import Page
 from app.schemas.items import (
-    CODE_PATTERN,
+    CODE_LOOKUP_PATTERN,
     CURSOR_PATTERN,
     ItemCreate,
     ItemDiff,
@@ -214,14 +214,19 @@ async def get_item_by_code(
         Path(
             min_length=31,
             max_length=33,
-            pattern=CODE_PATTERN,
-            description="地方权力编码",
+            pattern=CODE_LOOKUP_PATTERN,
+            description="地方权力编码 (letters in either case)",
             examples=["11620621MB176555834620236001000"],
         ),
     ],
     sub_code: Annotated[
         str | None,
-        Query(min_length=31, max_length=33, pattern=CODE_PATTERN, description="子项地方权力编码"),
+        Query(
+            min_length=31,
+            max_length=33,
+            pattern=CODE_LOOKUP_PATTERN,
+            description="子项地方权力编码 (letters in either case)",
+        ),
     ] = None,
     if_none_match: Annotated[str | None, Header(max_length=IF_NONE_MATCH_MAX_LENGTH)] = None,
     release: Annotated[
