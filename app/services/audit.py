@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import AuditEntry
 from app.schemas.audit import AuditEntryRead
-from app.services.revisions import Actor
+from app.services.revisions import Actor, item_fields
 
 
 async def record(
@@ -67,4 +67,13 @@ async def list_entries(
     if until is not None:
         stmt = stmt.where(AuditEntry.at < until)
     rows = (await session.scalars(stmt.order_by(AuditEntry.id.desc()).limit(limit))).all()
-    return [AuditEntryRead.model_validate(r, from_attributes=True) for r in rows]
+    return [_read(row) for row in rows]
+
+
+def _read(row: AuditEntry) -> AuditEntryRead:
+    entry = AuditEntryRead.model_validate(row, from_attributes=True)
+    change = entry.change
+    if entry.target_type == "item" and change is not None and "fields" in change:
+        # Stored as the snapshot's column names; shown as Item JSON names, as /revisions does.
+        entry.change = {**change, "fields": item_fields(change["fields"])}
+    return entry

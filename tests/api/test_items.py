@@ -356,6 +356,11 @@ class TestWrites:
         assert changed.status_code == 200, changed.text
         created, updated = (await client.get(f"{url}/revisions")).json()
         assert updated["changed_fields"] == ["power_type"]
+        # The audit trail names them alike.
+        audited = await client.get(
+            "/api/v1/audit", params={"action": "item.update", "target_id": str(item["id"])}
+        )
+        assert [e["change"] for e in audited.json()] == [{"version": 2, "fields": ["power_type"]}]
         # An import's first revision changed every field: each one an Item shows.
         assert set(created["changed_fields"]) <= set(item)
         assert {"agency", "power_type", "source", "name"} <= set(created["changed_fields"])
