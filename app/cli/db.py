@@ -77,14 +77,14 @@ def serve(
     """Serve the HTTP API (uvicorn)."""
     import uvicorn
 
-    from app.api.wire import ProblemHttpToolsProtocol
-
     database_url()
     with _shared_metrics(workers):
         uvicorn.run(
             "app.main:create_app",
             factory=True,
-            http=ProblemHttpToolsProtocol,
+            # Named, not imported: importing app.api makes the metrics, which must wait for
+            # _shared_metrics to ready their directory (uvicorn imports it as it starts).
+            http="app.api.wire:ProblemHttpToolsProtocol",
             host=host,
             port=port,
             workers=workers,
