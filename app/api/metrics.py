@@ -15,8 +15,10 @@ process keeps them in memory and also reports its own CPU, memory and file descr
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
@@ -137,10 +139,41 @@ def forget_this_process() -> None:
         multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
 
 
+# A live gauge's file in the shared directory: gauge_livesum_<pid>.db, gauge_liveall_<pid>.db, …
+_LIVE_GAUGE_FILE = re.compile(r"gauge_live[a-z]+_([0-9]+)\.db")
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # running, as another user
+        return True
+    return True
+
+
+def forget_dead_workers(directory: str) -> None:
+    """Drop the live figures of workers that are gone without saying so.
+
+    A worker that stops in order runs forget_this_process; one that crashed (killed, out of
+    memory) never does, and uvicorn, which starts a new one in its place, has no hook to call on
+    a child's exit. Its in-progress figure would then count in every scrape until the server
+    restarted. Each scrape looks for such files first: a directory of a dozen files. The
+    directory belongs to this server's processes (as prometheus_client requires), so a pid that
+    is not running here is a worker that is gone.
+    """
+    for path in Path(directory).glob("gauge_live*_*.db"):
+        found = _LIVE_GAUGE_FILE.fullmatch(path.name)
+        if found is not None and not _running(int(found.group(1))):
+            multiprocess.mark_process_dead(int(found.group(1)), directory)  # type: ignore[no-untyped-call]
+
+
 def render(*extra: Collector) -> bytes:
     """The exposition text: the request metrics (of every worker, in multiprocess mode), this
     process's own (in single-process mode), and `extra`."""
     if multiprocess_mode():
+        forget_dead_workers(os.environ[METRICS_DIR_VARIABLE])
         registry = CollectorRegistry(auto_describe=False)
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         text = generate_latest(registry)

@@ -8,13 +8,17 @@ a scrape would report the requests of the one worker that answered it.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from prometheus_client.mmap_dict import MmapedDict, mmap_key
 from prometheus_client.parser import text_string_to_metric_families
 
+from app.api.metrics import render
 from app.cli.db import _shared_metrics
 from app.db import migrations
 from app.settings import METRICS_DIR_VARIABLE
@@ -124,3 +128,35 @@ def test_one_worker_keeps_its_figures_in_memory(monkeypatch: pytest.MonkeyPatch)
         assert made.is_dir()
     assert METRICS_DIR_VARIABLE not in os.environ
     assert not made.exists()
+
+
+def _in_progress(text: str) -> float:
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "powercat_http_requests_in_progress":
+                return sample.value
+    raise AssertionError("no in-progress figure")
+
+
+def test_a_scrape_forgets_a_worker_gone_without_notice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A worker killed in the middle of three requests leaves its figure behind: it never runs
+    # forget_this_process. The scrape must not count it, and the live worker's figure stays.
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    gone, alive = int(ended.stdout), os.getpid()
+    name = "powercat_http_requests_in_progress"
+    key = mmap_key(name, name, [], [], "HTTP requests being answered")
+    for pid, value in ((gone, 3.0), (alive, 1.0)):
+        # prometheus_client's own file format, as a worker writes it (the module is untyped).
+        figures = MmapedDict(str(tmp_path / f"gauge_livesum_{pid}.db"))  # type: ignore[no-untyped-call]
+        figures.write_value(key, value, 0.0)  # type: ignore[no-untyped-call]
+        figures.close()  # type: ignore[no-untyped-call]
+    monkeypatch.setenv(METRICS_DIR_VARIABLE, str(tmp_path))
+    assert _in_progress(render().decode()) == 1.0
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"gauge_livesum_{alive}.db"]
