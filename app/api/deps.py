@@ -65,15 +65,14 @@ SettingsDep = Annotated[Settings, Depends(settings_dependency)]
 
 # An If-Match value as RFC 9110 writes it: `*` or a list of entity tags (ours: app/api/etags.py).
 ETAG_LIST_PATTERN = r'^\s*(\*|(W/)?"[!#-~]*"(\s*,\s*(W/)?"[!#-~]*")*)\s*$'
-NO_VERSION = 0  # versions start at 1: a well-formed tag we never issued matches nothing (412)
 
 
-def parse_if_match(value: str | None, item_id: int | None = None) -> int | None:
-    """The version of item `item_id` an If-Match header names; None for `*`.
+def parse_if_match(value: str | None, item_id: int | None = None) -> frozenset[int] | None:
+    """The versions of item `item_id` an If-Match header names; None for `*`.
 
-    A well-formed list without a strong tag of ours for this item (`W/"3"`, `"abc"`, another
-    item's `"7.3"`) names no current version, so the write fails its precondition (412) instead of
-    being refused as malformed.
+    The write goes ahead when any of them is current (RFC 9110 13.1.1). A well-formed list without
+    a strong tag of ours for this item (`W/"3"`, `"abc"`, another item's `"7.3"`) names none, so
+    the write fails its precondition (412) instead of being refused as malformed.
 
     Raises:
         PreconditionRequiredError: no If-Match header (428).
@@ -89,11 +88,9 @@ def parse_if_match(value: str | None, item_id: int | None = None) -> int | None:
     value = value.strip()
     if value == "*":
         return None
-    for tag in value.split(","):
-        # Strong comparison (RFC 9110 13.1.1): weak tags never match.
-        if (version := tagged_version(tag, item_id)) is not None:
-            return version
-    return NO_VERSION
+    # Strong comparison (RFC 9110 13.1.1): weak tags never match.
+    versions = (tagged_version(tag, item_id) for tag in value.split(","))
+    return frozenset(v for v in versions if v is not None)
 
 
 async def get_if_match(
@@ -104,12 +101,12 @@ async def get_if_match(
             max_length=200,
             pattern=ETAG_LIST_PATTERN,
             description='the ETag of the version you change, e.g. "3" (or * for any version; '
-            'the "<id>.<version>" ETag of a lookup by code works too); '
-            "428 without it, 412 when the item has changed since",
+            'the "<id>.<version>" ETag of a lookup by code works too; of a list of tags, any '
+            "one current will do); 428 without it, 412 when the item has changed since",
             examples=['"1"'],
         ),
     ],
-) -> int | None:
+) -> frozenset[int] | None:
     # The item id is read from the path rather than declared: the operation declares it already.
     item_id = request.path_params.get("item_id")
     return parse_if_match(
@@ -250,6 +247,6 @@ async def get_read_session(
 # For GETs that need no read-your-writes guarantee. The change feed and the audit log stay on
 # SessionDep: the feed's visibility horizon is reasoned about on the primary only.
 ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
-IfMatchDep = Annotated[int | None, Depends(get_if_match)]
+IfMatchDep = Annotated[frozenset[int] | None, Depends(get_if_match)]
 ActorDep = Annotated[Actor, Depends(get_actor)]
 AdminDep = Annotated[Actor, Depends(get_admin)]

@@ -307,8 +307,13 @@ def _authorize(actor: Actor, agency_id: int) -> None:
         raise ForbiddenError("this key may not change items of this agency")
 
 
+# The version(s) a write expects to change: an int, or the set an If-Match list names (any one
+# current will do); None for any version (If-Match: *).
+ExpectedVersion = int | frozenset[int] | None
+
+
 async def _load_for_write(
-    session: AsyncSession, item_id: int, expected_version: int | None, actor: Actor
+    session: AsyncSession, item_id: int, expected_version: ExpectedVersion, actor: Actor
 ) -> Item:
     # FOR UPDATE makes a concurrent PostgreSQL writer wait and then see the new version; SQLite
     # renders nothing and relies on BEGIN IMMEDIATE plus the version column.
@@ -316,10 +321,11 @@ async def _load_for_write(
     if item is None:
         raise ItemNotFoundError(f"item {item_id} does not exist")
     _authorize(actor, item.agency_id)
-    # None is If-Match: * (any current version).
-    if expected_version is not None and item.version != expected_version:
-        # Version 0 is If-Match's tags naming no version of this item (weak, or another's).
-        given = f"not {expected_version}" if expected_version else "which If-Match does not name"
+    expected = {expected_version} if isinstance(expected_version, int) else expected_version
+    if expected is not None and item.version not in expected:
+        # An empty set is If-Match's tags naming no version of this item (weak, or another's).
+        named = " or ".join(str(v) for v in sorted(expected))
+        given = f"not {named}" if named else "which If-Match does not name"
         raise VersionMismatchError(
             f"the item is at version {item.version}, {given}",
             details={"current_etag": f'"{item.version}"'},
@@ -446,7 +452,7 @@ async def update(
     session: AsyncSession,
     *,
     item_id: int,
-    expected_version: int | None,
+    expected_version: ExpectedVersion,
     data: ItemUpdate,
     actor: Actor,
 ) -> ItemRead:
@@ -477,7 +483,7 @@ async def set_status(
     session: AsyncSession,
     *,
     item_id: int,
-    expected_version: int | None,
+    expected_version: ExpectedVersion,
     status: ItemStatus,
     actor: Actor,
 ) -> ItemRead:

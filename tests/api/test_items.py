@@ -235,6 +235,23 @@ class TestWrites:
         )
         assert (ok.status_code, ok.headers["etag"]) == (200, '"2"')
 
+    async def test_any_tag_of_an_if_match_list_may_name_the_current_version(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        item_id = (await client.get(f"/api/v1/items/by-code/{FIRST_CODE}")).json()["id"]
+        url = f"/api/v1/items/{item_id}"
+        before = await table_counts(session)
+        stale = await client.patch(url, json={"remarks": "x"}, headers={"If-Match": '"7", "9"'})
+        assert stale.status_code == 412
+        assert stale.json()["detail"] == "the item is at version 1, not 7 or 9"
+        assert await table_counts(session) == before
+        # The current version last in the list, beside a weak tag and another item's.
+        tags = f'"7", W/"1", "{item_id + 1}.1", "1"'
+        ok = await client.patch(url, json={"remarks": "x"}, headers={"If-Match": tags})
+        assert (ok.status_code, ok.headers["etag"]) == (200, '"2"')
+        gone = await client.delete(url, headers={"If-Match": f'"{item_id}.2", "5"'})
+        assert (gone.status_code, gone.json()["status"]) == (200, "withdrawn")
+
     async def test_unknown_fields_are_refused(self, client: httpx.AsyncClient) -> None:
         body = new_item(await _agency_id(client), colour="red")
         r = await client.post("/api/v1/items", json=body)
