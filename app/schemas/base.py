@@ -74,7 +74,11 @@ def _integral(value: Any) -> Any:
 
 # An integer in a request body: 3 or 3.0, never true or "3".
 JsonInt = Annotated[int, BeforeValidator(_integral)]
-PositiveInt32 = Annotated[JsonInt, Field(ge=1, le=2_147_483_647)]
+# Bounded integers for `… | None` fields. The bounds come before the validator: after it, pydantic
+# writes them into the JSON schema as `ge`/`le`, which JSON Schema does not know, so clients would
+# not see them (it does so too for bounds given on such a field's Field()).
+PositiveInt32 = Annotated[int, Field(ge=1, le=2_147_483_647), BeforeValidator(_integral)]
+NonNegativeInt32 = Annotated[int, Field(ge=0, le=2_147_483_647), BeforeValidator(_integral)]
 
 # RFC 3339 date-time with an offset, as `format: date-time` means, in the years 1000–2999. Without
 # this, a query value such as `0.5` would pass as a Unix timestamp, `2026-11-25T08:00:00` as a time

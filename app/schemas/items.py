@@ -11,6 +11,7 @@ from pydantic.json_schema import SkipJsonSchema
 from app.schemas.base import (
     JsonInt,
     LongText,
+    NonNegativeInt32,
     NoNulStr,
     Schema,
     ShortText,
@@ -154,7 +155,7 @@ class ItemCreate(Schema):
     model_config = ConfigDict(json_schema_extra={"examples": [ITEM_CREATE_EXAMPLE]})
 
     agency_id: JsonInt = Field(ge=1, le=2_147_483_647, description="the owning agency's id")
-    seq: JsonInt | None = Field(default=None, ge=0, le=2_147_483_647, description="序号")
+    seq: NonNegativeInt32 | None = Field(default=None, description="序号")
     name: VisibleShortText = Field(description="事项名称")
     sub_item_name: ShortText | None = Field(default=None, description="子项名称")
     power_type: PowerTypeCode
@@ -188,7 +189,7 @@ class ItemUpdate(Schema):
 
     model_config = ConfigDict(json_schema_extra={"examples": [ITEM_UPDATE_EXAMPLE]})
 
-    seq: JsonInt | None = Field(default=None, ge=0, le=2_147_483_647, description="序号")
+    seq: NonNegativeInt32 | None = Field(default=None, description="序号")
     name: VisibleShortText | SkipJsonSchema[None] = Field(
         default=None, description="事项名称", json_schema_extra=_no_default
     )

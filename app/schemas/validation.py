@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from app.schemas.base import JsonInt, Schema
+from app.schemas.base import PositiveInt32, Schema
 
 SeverityLiteral = Literal["error", "warning", "info"]
 
@@ -138,9 +138,7 @@ class ValidationRunCreate(Schema):
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"agency_id": 2}, {}]})
 
-    agency_id: JsonInt | None = Field(
-        default=None, ge=1, le=2_147_483_647, description="only this agency's items"
-    )
+    agency_id: PositiveInt32 | None = Field(default=None, description="only this agency's items")
 
 
 class ValidationRunCreated(BaseModel):

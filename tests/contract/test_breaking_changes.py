@@ -219,8 +219,21 @@ class Comparison:
             ("minimum", operator.gt),
             ("minItems", operator.gt),
         ):
-            if key in new and (key not in old or tighter(new[key], old[key])):
-                self._break(where, f"{key} narrowed from {old.get(key, 'none')} to {new[key]}")
+            before = old.get(key, old.get(PYDANTIC_SPELLING.get(key, key)))
+            if key in new and (before is None or tighter(new[key], before)):
+                shown = "none" if before is None else before
+                self._break(where, f"{key} narrowed from {shown} to {new[key]}")
+
+
+# A released document may spell a bound as pydantic did for some nullable fields (`ge` for
+# `minimum`): not JSON Schema, so clients could not read it, but the server enforced it all the
+# same. Its value is the released bound; writing it as JSON Schema now narrows nothing.
+PYDANTIC_SPELLING = {
+    "maximum": "le",
+    "minimum": "ge",
+    "maxLength": "max_length",
+    "minLength": "min_length",
+}
 
 
 def _alternatives(schema: Schema) -> list[Schema]:
@@ -441,6 +454,18 @@ def _cases() -> Iterator[Any]:
         variant(ItemCreate=_create({"name": {"type": "string", "maxLength": 100}}, ["name"])),
         ["maxLength narrowed from 500 to 100"],
         id="narrowed-bound",
+    )
+    yield pytest.param(
+        variant(ItemCreate=_create({"seq": {"type": "integer", "ge": 0}}, [])),
+        variant(ItemCreate=_create({"seq": {"type": "integer", "minimum": 0}}, [])),
+        [],
+        id="pydantic-bound-written-as-json-schema",
+    )
+    yield pytest.param(
+        variant(ItemCreate=_create({"seq": {"type": "integer", "ge": 0}}, [])),
+        variant(ItemCreate=_create({"seq": {"type": "integer", "minimum": 1}}, [])),
+        ["minimum narrowed from 0 to 1"],
+        id="pydantic-bound-narrowed",
     )
     yield pytest.param(
         base,

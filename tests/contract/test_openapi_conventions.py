@@ -125,3 +125,27 @@ def test_examples_fit_their_schemas(name: str, example: Any) -> None:
     )
     errors = [f"{e.instance_path}: {e.message}" for e in validator.iter_errors(example)]
     assert not errors, errors
+
+
+# Keywords pydantic can leave in a schema that JSON Schema does not define, so that clients and
+# fuzzers read no bound at all (`ge` where `minimum` was meant).
+NOT_JSON_SCHEMA = frozenset({"ge", "gt", "le", "lt", "multiple_of", "min_length", "max_length"})
+
+
+def _keywords(node: Any, at: str) -> Iterator[tuple[str, str]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            # Under `properties` the keys are field names, not keywords.
+            if at.endswith("/properties"):
+                yield from _keywords(value, f"{at}/{key}")
+                continue
+            yield at, key
+            yield from _keywords(value, f"{at}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _keywords(value, f"{at}/{index}")
+
+
+def test_schemas_bound_values_with_json_schema_keywords() -> None:
+    found = [f"{at}: {key}" for at, key in _keywords(SPEC, "") if key in NOT_JSON_SCHEMA]
+    assert not found, found
