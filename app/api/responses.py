@@ -10,13 +10,33 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 import orjson
-from fastapi import Response
+from fastapi import Request, Response
 from pydantic import BaseModel
 
 from app.api.etags import code_etag, item_etag, not_modified
 from app.schemas.items import ItemRead
+
+# The Link header of a paginated listing, for its OpenAPI `responses` entry.
+NEXT_LINK_HEADER = {
+    "Link": {
+        "description": 'RFC 8288 `<…>; rel="next"`: this URL with the next page\'s cursor, when '
+        "there is a next page; a client can follow it without reading the body",
+        "schema": {"type": "string"},
+    }
+}
+
+
+def next_link(request: Request, cursor: str | None, *, parameter: str = "cursor") -> dict[str, str]:
+    """The `Link: <…>; rel="next"` header of a page: the request's own path and query (its
+    filters and limit kept) with `parameter` set to `cursor`; none when `cursor` is None."""
+    if cursor is None:
+        return {}
+    query = [(k, v) for k, v in request.query_params.multi_items() if k != parameter]
+    query.append((parameter, cursor))
+    return {"Link": f'<{request.url.path}?{urlencode(query)}>; rel="next"'}
 
 
 def model_response(model: BaseModel, headers: Mapping[str, str] | None = None) -> Response:

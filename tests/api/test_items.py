@@ -134,6 +134,34 @@ class TestReads:
         assert len(seen) == 9
         assert seen == sorted(set(seen))
 
+    async def test_link_headers_walk_the_pages_with_the_filters_kept(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        by_cursor: list[int] = []
+        cursor = None
+        while True:
+            params: dict[str, Any] = {"limit": 2, "status": "active"}
+            if cursor is not None:
+                params["cursor"] = cursor
+            page = (await client.get("/api/v1/items", params=params)).json()
+            by_cursor += [i["id"] for i in page["items"]]
+            if (cursor := page["next_cursor"]) is None:
+                break
+        by_link: list[int] = []
+        r = await client.get("/api/v1/items", params={"limit": 2, "status": "active"})
+        while True:
+            by_link += [i["id"] for i in r.json()["items"]]
+            if "next" not in r.links:
+                assert r.json()["next_cursor"] is None
+                break
+            url = r.links["next"]["url"]
+            assert url.startswith("/api/v1/items?")
+            assert "status=active" in url
+            assert "limit=2" in url
+            r = await client.get(url)
+        assert by_link == by_cursor
+        assert len(by_link) > 2
+
     async def test_cursor_pages_stay_stable_while_items_are_added(
         self, client: httpx.AsyncClient
     ) -> None:

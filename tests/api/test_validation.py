@@ -259,6 +259,19 @@ class TestIssues:
         severities = [ranks[i["severity"]] for i in every]
         assert severities == sorted(severities)
 
+    async def test_link_headers_walk_the_pages(self, client: httpx.AsyncClient) -> None:
+        every = await _all_pages(client, {"limit": 7, "severity": "warning"})
+        by_link: list[int] = []
+        r = await client.get(ISSUES, params={"limit": 7, "severity": "warning"})
+        while "next" in r.links:
+            by_link += [i["id"] for i in r.json()["items"]]
+            assert "severity=warning" in r.links["next"]["url"]
+            r = await client.get(r.links["next"]["url"])
+        by_link += [i["id"] for i in r.json()["items"]]
+        assert r.json()["next_cursor"] is None
+        assert by_link == [i["id"] for i in every]
+        assert len(by_link) > 7
+
     async def test_default_is_the_newest_run(
         self, client: httpx.AsyncClient, stored_run: dict[str, Any]
     ) -> None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request, Response
 
 from app.api.deps import SessionDep, SettingsDep
 from app.api.problems import PROBLEM_RESPONSES, problem_doc
+from app.api.responses import next_link
 from app.schemas.changes import ChangePage
 from app.schemas.items import CURSOR_PATTERN
 from app.services import changes
@@ -56,8 +56,7 @@ async def list_changes(
     after applying a page.
     """
     page = await changes.page_json(session, after=after, limit=limit, secret=settings.cursor_secret)
-    headers = {}
-    if page.has_more:
-        query = urlencode({"after": page.next_cursor, "limit": limit})
-        headers["Link"] = f'<{request.url.path}?{query}>; rel="next"'
+    # next_cursor is always there (the place to poll from); a next page only while has_more.
+    cursor = page.next_cursor if page.has_more else None
+    headers = next_link(request, cursor, parameter="after")
     return Response(content=page.body, media_type="application/json", headers=headers)

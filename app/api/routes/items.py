@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Query, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 
 from app.api.deps import ActorDep, IfMatchDep, ReadSessionDep, SessionDep, SettingsDep
 from app.api.etags import IF_NONE_MATCH_MAX_LENGTH, item_etag
 from app.api.problems import PROBLEM_RESPONSES, WRITE_PROBLEM_RESPONSES, problem_doc
-from app.api.responses import item_response, model_response
+from app.api.responses import NEXT_LINK_HEADER, item_response, model_response, next_link
 from app.db.sqlite import write_transaction
 from app.enums import ItemStatus
 from app.schemas.base import NO_NUL_PATTERN, Rfc3339DateTime
@@ -126,9 +126,14 @@ def _reason(body_reason: str | None, actor: Actor) -> Actor:
     "",
     response_model=Page[ItemRead],
     summary="List items",
-    responses={**PROBLEM_RESPONSES, 400: problem_doc("the cursor is not valid")},
+    responses={
+        **PROBLEM_RESPONSES,
+        200: {"description": "A page of items", "headers": NEXT_LINK_HEADER},
+        400: problem_doc("the cursor is not valid"),
+    },
 )
 async def list_items(
+    request: Request,
     session: ReadSessionDep,
     settings: SettingsDep,
     agency: Annotated[int | None, Query(ge=1, le=2_147_483_647, description="agency id")] = None,
@@ -188,7 +193,7 @@ async def list_items(
     page = await items.list_items(
         session, filters=filters, limit=limit, cursor=cursor, secret=settings.cursor_secret
     )
-    return model_response(page)
+    return model_response(page, next_link(request, page.next_cursor))
 
 
 @router.get(

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 
 from app.api.deps import AdminDep, SessionDep, SettingsDep
 from app.api.problems import PROBLEM_RESPONSES, WRITE_PROBLEM_RESPONSES, problem_doc
+from app.api.responses import NEXT_LINK_HEADER, model_response, next_link
 from app.db.sqlite import write_transaction
 from app.schemas.common import Page
 from app.schemas.items import CURSOR_PATTERN
@@ -103,9 +104,15 @@ async def get_validation_run(
     "/validation/issues",
     response_model=Page[StoredValidationIssueRead],
     summary="List validation issues",
-    responses={**PROBLEM_RESPONSES, **RUN_NOT_FOUND, 400: problem_doc("the cursor is not valid")},
+    responses={
+        **PROBLEM_RESPONSES,
+        **RUN_NOT_FOUND,
+        200: {"description": "A page of issues", "headers": NEXT_LINK_HEADER},
+        400: problem_doc("the cursor is not valid"),
+    },
 )
 async def list_validation_issues(
+    request: Request,
     session: SessionDep,
     settings: SettingsDep,
     run_id: Annotated[
@@ -127,7 +134,7 @@ async def list_validation_issues(
             max_length=512, pattern=CURSOR_PATTERN, description="next_cursor of the previous page"
         ),
     ] = None,
-) -> Page[StoredValidationIssueRead]:
+) -> Response:
     """Issues of a stored run (default: the newest run covering the filters), errors first."""
     filters = ValidationIssueFilter(
         run_id=run_id,
@@ -137,6 +144,7 @@ async def list_validation_issues(
         item_id=item_id,
         fingerprint=fingerprint,
     )
-    return await store.list_issues(
+    page = await store.list_issues(
         session, filters=filters, limit=limit, cursor=cursor, secret=settings.cursor_secret
     )
+    return model_response(page, next_link(request, page.next_cursor))
