@@ -140,7 +140,8 @@ async def _batches(
     last = 0
     while True:
         query = stmt.where(key > last).order_by(key).limit(batch_size)
-        rows = (await session.execute(query)).mappings().all()
+        with anyio.CancelScope(shield=True):  # see snapshot_session
+            rows = (await session.execute(query)).mappings().all()
         if not rows:
             return
         batch = [convert(row) for row in rows]
@@ -294,10 +295,12 @@ _TEXT_ENCODERS: dict[str, Callable[[AsyncIterator[list[ItemRead]]], AsyncIterato
 async def _items(
     session: AsyncSession, request: ExportRequest, batch_size: int, progress: ProgressFn | None
 ) -> AsyncIterator[list[ItemRead]]:
-    scope = await _scope(session, request)
+    with anyio.CancelScope(shield=True):  # see snapshot_session
+        scope = await _scope(session, request)
+        total = None if progress is None else await _count(session, scope)
     batches = _batches(session, scope, batch_size)
-    if progress is not None:
-        batches = _counted(batches, progress, await _count(session, scope))
+    if progress is not None and total is not None:
+        batches = _counted(batches, progress, total)
     async for batch in batches:
         yield batch
 
@@ -345,17 +348,30 @@ async def snapshot_session(
     PostgreSQL gets REPEATABLE READ, READ ONLY: every batch of an export reads the snapshot its
     first query saw, whatever commits meanwhile. SQLite (WAL) gives one read transaction that
     snapshot by itself. A sessionmaker bound to a connection joins its owner's transaction.
+
+    An HTTP client that goes away mid-download cancels the body's task. A cancel that lands inside
+    a database call makes SQLAlchemy invalidate the connection there, in a task that is being
+    cancelled: the pool then logs a failed reset and, on SQLite, leaves the closing of the
+    connection's thread pending. So the export's database calls (here and in _items, _batches)
+    run shielded, and the cancel lands between them, where the session closes cleanly. The
+    transaction only reads: it ends by closing the session (a rollback), shielded too.
     """
-    async with maker() as session, session.begin():
-        options: dict[str, Any] = {}
-        if (
-            not isinstance(maker.kw.get("bind"), AsyncConnection)
-            and session.get_bind().dialect.name == "postgresql"
-        ):
-            options = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
-        # The options apply to the connection this transaction starts on, and end with it.
-        await session.connection(execution_options=options)
+    session = maker()
+    try:
+        with anyio.CancelScope(shield=True):
+            await session.begin()
+            options: dict[str, Any] = {}
+            if (
+                not isinstance(maker.kw.get("bind"), AsyncConnection)
+                and session.get_bind().dialect.name == "postgresql"
+            ):
+                options = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+            # The options apply to the connection this transaction starts on, and end with it.
+            await session.connection(execution_options=options)
         yield session
+    finally:
+        with anyio.CancelScope(shield=True):
+            await session.close()
 
 
 async def _xlsx_in_own_session(
