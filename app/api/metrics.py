@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.routing import iter_route_contexts
+from fastapi.routing import APIRoute, iter_route_contexts
 from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
@@ -34,7 +34,7 @@ from prometheus_client import (
 )
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.registry import Collector
-from starlette.routing import Mount
+from starlette.routing import Mount, Route
 from starlette.types import Scope
 
 from app.settings import METRICS_DIR_VARIABLE
@@ -82,7 +82,14 @@ def route_templates(app: FastAPI) -> dict[int, str]:
     for context in iter_route_contexts(app.routes):
         if context.path_format:
             route = context.original_route
-            key = id(route.app if isinstance(route, Mount) else route)
+            if isinstance(route, Mount):
+                key = id(route.app)
+            elif isinstance(route, Route) and not isinstance(route, APIRoute):
+                # Starlette's own routes (FastAPI's /openapi.json) leave no `route` in the
+                # scope, only their endpoint.
+                key = id(route.endpoint)
+            else:
+                key = id(route)
             # A router included twice shares its routes under two prefixes: such a route is
             # named by its own template (route_of), not by whichever prefix came last.
             seen = templates.setdefault(key, context.path_format)
@@ -96,7 +103,7 @@ def route_of(scope: Scope, templates: dict[int, str]) -> str:
     route = scope.get("route")
     if route is not None:
         return templates.get(id(route)) or getattr(route, "path_format", None) or UNROUTED
-    return templates.get(id(scope.get("endpoint")), UNROUTED)
+    return templates.get(id(scope.get("endpoint"))) or UNROUTED
 
 
 def started() -> float:

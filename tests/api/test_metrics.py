@@ -94,8 +94,11 @@ class TestRequests:
         assert (await anon_client.get("/api/v1/items?limit=0")).status_code == 422
         assert (await anon_client.get("/no/such/page")).status_code == 404
         assert (await anon_client.get("/docs-assets/swagger-ui.css")).status_code == 200
+        # FastAPI's own document is a plain Starlette route, named in the scope by its endpoint.
+        assert (await anon_client.get("/openapi.json")).status_code == 200
         after = await scrape(anon_client)
         assert counted(before, after, "GET", "/docs-assets/{path}", 200) == 1
+        assert counted(before, after, "GET", "/openapi.json", 200) == 1
         assert counted(before, after, "GET", "/api/v1/items/{item_id}", 404) == 2
         assert counted(before, after, "GET", "/api/v1/power-types", 200) == 1
         assert counted(before, after, "GET", "/api/v1/items", 422) == 1
