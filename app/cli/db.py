@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import re
+import socket
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from app.cli.base import cli, database_url, missing_sqlite_file
+from app.cli.base import CliError, cli, database_url, missing_sqlite_file
 from app.db import migrations
 from app.db.engine import create_engine
 from app.settings import METRICS_DIR_VARIABLE, get_settings
@@ -78,6 +79,7 @@ def serve(
     import uvicorn
 
     database_url()
+    _check_address(host, port)
     with _shared_metrics(workers):
         uvicorn.run(
             "app.main:create_app",
@@ -92,6 +94,22 @@ def serve(
             proxy_headers=False,
             log_level=get_settings().log_level.lower(),
         )
+
+
+def _check_address(host: str, port: int) -> None:
+    """Fail in one line when the server could not listen on host:port (the port is taken, the
+    host is no address of this machine), rather than with uvicorn's log of the error. Bound as
+    uvicorn binds (SO_REUSEADDR), so a port that only has connections closing on it is free."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise CliError(f"cannot listen on {host}:{port}: {reason.lower()}") from exc
 
 
 # What prometheus_client names its files: <kind>_<pid>.db, a gauge's kind with its mode.

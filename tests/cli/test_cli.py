@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -109,3 +110,26 @@ class TestUsage:
         assert r.returncode == 2
         assert "Usage" in r.stdout + r.stderr
         assert "error" not in r.stderr
+
+
+class TestServe:
+    def test_a_port_in_use_is_one_line_error(self, migrated_url: str) -> None:
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            r = run("serve", "--port", str(port), env={"POWERCAT_DATABASE_URL": migrated_url})
+        assert r.returncode == 1
+        assert (
+            r.stderr
+            == f"powercat: error: cannot listen on 127.0.0.1:{port}: address already in use\n"
+        )
+        assert r.stdout == ""
+
+    def test_a_host_that_is_not_this_machines_is_one_line_error(self, migrated_url: str) -> None:
+        # 192.0.2.0/24 is TEST-NET-1 (RFC 5737): no machine's own address.
+        r = run("serve", "--host", "192.0.2.1", env={"POWERCAT_DATABASE_URL": migrated_url})
+        assert r.returncode == 1
+        assert r.stderr == (
+            "powercat: error: cannot listen on 192.0.2.1:8000: cannot assign requested address\n"
+        )
