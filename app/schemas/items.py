@@ -175,6 +175,16 @@ class ItemCreate(Schema):
     )
 
 
+class StatusChange(Schema):
+    """The optional body of a withdrawal or a restore: why (or the X-Change-Reason header)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "事项已由上级部门取消"}]})
+
+    reason: Annotated[NoNulStr, Field(max_length=1000)] | None = Field(
+        default=None, description="why (recorded with the revision; or X-Change-Reason)"
+    )
+
+
 def _no_default(schema: dict[str, Any]) -> None:
     # Absent means "keep"; the document must not suggest null as a value.
     schema.pop("default", None)

@@ -309,6 +309,38 @@ class TestAudit:
         ]
         assert revision["reason"] == "正文中的理由"
 
+    async def test_withdrawal_and_restore_take_a_reason_in_the_body(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        item = await _first(client)
+        url = f"/api/v1/items/{item['id']}"
+        gone = await client.request(
+            "DELETE", url, json={"reason": "事项已取消"}, headers={"If-Match": '"1"'}
+        )
+        assert gone.status_code == 200, gone.text
+        back = await client.post(
+            f"{url}/restore",
+            json={"reason": "误撤销"},
+            headers={"If-Match": '"2"', "X-Change-Reason": quote("请求头")},
+        )
+        assert back.status_code == 200, back.text
+        revisions = (await client.get(f"{url}/revisions")).json()
+        # The body's reason wins over the header's, as for the other writes.
+        assert [r["reason"] for r in revisions[1:]] == ["事项已取消", "误撤销"]
+        entries = (await client.get("/api/v1/audit", params={"target_id": str(item["id"])})).json()
+        assert [e["reason"] for e in entries[:2]] == ["误撤销", "事项已取消"]
+        # A body with a field the operation does not know is refused, and changes nothing.
+        before = await _audit_count(session)
+        odd = await client.request(
+            "DELETE", url, json={"reason": "x", "extra": 1}, headers={"If-Match": '"3"'}
+        )
+        assert odd.status_code == 422
+        assert odd.json()["errors"][0]["pointer"] == "/body/extra"
+        assert await _audit_count(session) == before
+        # No body at all, as before.
+        plain = await client.delete(url, headers={"If-Match": '"3"'})
+        assert (plain.status_code, plain.json()["version"]) == (200, 4)
+
     async def test_import_is_audited_with_key_request_and_reason(
         self, anon_client: httpx.AsyncClient, session: AsyncSession
     ) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Header, Path, Query, Request, Response
 
 from app.api.deps import ActorDep, IfMatchDep, ReadSessionDep, SessionDep, SettingsDep
 from app.api.etags import IF_NONE_MATCH_MAX_LENGTH, item_etag
@@ -25,6 +25,7 @@ from app.schemas.items import (
     ItemRevisionRead,
     ItemStatusLiteral,
     ItemUpdate,
+    StatusChange,
 )
 from app.schemas.releases import RELEASE_NAME_PATTERN
 from app.services import items, releases
@@ -349,7 +350,12 @@ async def update_item(
     },
 )
 async def withdraw_item(
-    session: SessionDep, item_id: ItemId, expected: IfMatchDep, actor: ActorDep, response: Response
+    session: SessionDep,
+    item_id: ItemId,
+    expected: IfMatchDep,
+    actor: ActorDep,
+    response: Response,
+    body: Annotated[StatusChange | None, Body()] = None,
 ) -> ItemRead:
     """Withdraw the item (status withdrawn); its history is kept and it can be restored."""
     with write_transaction():
@@ -358,7 +364,7 @@ async def withdraw_item(
             item_id=item_id,
             expected_version=expected,
             status=ItemStatus.WITHDRAWN,
-            actor=actor,
+            actor=_reason(body.reason if body else None, actor),
         )
     return _with_etag(item, response)
 
@@ -370,7 +376,12 @@ async def withdraw_item(
     responses={**ITEM_OK, **WRITE_RESPONSES},
 )
 async def restore_item(
-    session: SessionDep, item_id: ItemId, expected: IfMatchDep, actor: ActorDep, response: Response
+    session: SessionDep,
+    item_id: ItemId,
+    expected: IfMatchDep,
+    actor: ActorDep,
+    response: Response,
+    body: Annotated[StatusChange | None, Body()] = None,
 ) -> ItemRead:
     """Make a withdrawn item active again (a new version)."""
     with write_transaction():
@@ -379,7 +390,7 @@ async def restore_item(
             item_id=item_id,
             expected_version=expected,
             status=ItemStatus.ACTIVE,
-            actor=actor,
+            actor=_reason(body.reason if body else None, actor),
         )
     return _with_etag(item, response)
 
