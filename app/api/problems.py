@@ -118,6 +118,7 @@ WRITE_PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     **PROBLEM_RESPONSES,
     403: problem_doc("The API key may not do this (read-only key, or another agency's items)."),
     413: problem_doc("The body is over the size limit (POWERCAT_MAX_BODY_BYTES)."),
+    415: problem_doc("A JSON body was sent with another Content-Type (e.g. a form's)."),
 }
 
 
@@ -198,6 +199,14 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         # A cursor is opaque: one that is too long or has stray characters is as invalid as one
         # that fails its signature, and gets the same answer.
         return await _domain_error(request, errors.InvalidCursorError(CURSOR_INVALID))
+    if any(tuple(e["loc"]) == ("body",) for e in found) and not _json_content(request):
+        # A form-encoded body (curl -d without a Content-Type) is not read as JSON at all:
+        # say so, rather than that the body "should be a valid dictionary".
+        return problem_response(
+            415,
+            "unsupported_media_type",
+            "send the body as JSON, with Content-Type: application/json",
+        )
     # Pydantic's message, never its `input`: bodies do not echo what the client sent.
     errs: list[dict[str, str]] = []
     seen: set[str] = set()
@@ -207,6 +216,17 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
             seen.add(pointer)
             errs.append({"pointer": pointer, "message": str(e["msg"])})
     return problem_response(422, "invalid_input", "the request is not valid", errors_=errs)
+
+
+def _json_content(request: Request) -> bool:
+    """Whether the request declares a JSON body (or none, which FastAPI reads as JSON too)."""
+    declared = request.headers.get("content-type")
+    if declared is None:
+        return True
+    media_type = declared.split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
 
 
 # Query parameters holding a signed pagination cursor.
@@ -266,6 +286,8 @@ def _allowed_methods(request: Request) -> str | None:
         for method in _METHODS
         if any(r.matches({**request.scope, "method": method})[0] is Match.FULL for r in routes)
     ]
+    if "GET" in allowed and "HEAD" not in allowed:
+        allowed.insert(allowed.index("GET") + 1, "HEAD")  # the edge answers HEAD for every GET
     return ", ".join(allowed) or None
 
 
@@ -280,7 +302,13 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
             422,
             "invalid_input",
             "the request is not valid",
-            errors_=[{"pointer": "/body", "message": "the body is not UTF-8 encoded JSON"}],
+            errors_=[
+                {
+                    "pointer": "/body",
+                    "message": "the body cannot be read as JSON: it is not UTF-8, or it is "
+                    "nested too deeply",
+                }
+            ],
         )
     headers = dict(exc.headers or {})
     if status == 405 and (allow := _allowed_methods(request)):

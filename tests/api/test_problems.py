@@ -51,6 +51,34 @@ class TestProblems:
         assert r.headers["content-type"] == PROBLEM
         assert r.json()["code"] == "method_not_allowed"
 
+    async def test_405_allows_head_wherever_it_allows_get(self, client: httpx.AsyncClient) -> None:
+        r = await client.put("/api/v1/items/29")
+        assert r.status_code == 405
+        assert r.headers["allow"] == "GET, HEAD, PATCH, DELETE"
+        assert (await client.delete("/healthz")).headers["allow"] == "GET, HEAD"
+
+    async def test_a_form_encoded_body_is_415_not_a_type_error(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        # What `curl -d '{"name": "x"}'` sends without -H 'Content-Type: application/json'.
+        sent = {"Content-Type": "application/x-www-form-urlencoded"}
+        r = await client.post("/api/v1/releases", content=b'{"name": "r1"}', headers=sent)
+        assert r.status_code == 415
+        assert r.headers["content-type"] == PROBLEM
+        assert r.json()["code"] == "unsupported_media_type"
+        assert "Content-Type: application/json" in r.json()["detail"]
+        # Declared JSON, a body of the wrong shape is still the 422 it was.
+        r = await client.post("/api/v1/releases", json=["r1"])
+        assert (r.status_code, r.json()["errors"][0]["pointer"]) == (422, "/body")
+
+    async def test_a_body_nested_too_deeply_says_so(self, client: httpx.AsyncClient) -> None:
+        deep = b"[" * 100_000 + b"]" * 100_000
+        r = await client.post(
+            "/api/v1/releases", content=deep, headers={"Content-Type": "application/json"}
+        )
+        assert r.status_code == 422
+        assert "nested too deeply" in r.json()["errors"][0]["message"]
+
     async def test_domain_error_maps_to_its_status(
         self, probe_app: FastAPI, client: httpx.AsyncClient
     ) -> None:
