@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import anyio
+import anyio.lowlevel
 import anyio.to_thread
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
@@ -140,6 +141,9 @@ async def _batches(
     last = 0
     while True:
         query = stmt.where(key > last).order_by(key).limit(batch_size)
+        # A cancel waiting for the shield below to end lands here, before the next read: the
+        # consumer may never wait on anything itself (a HEAD drops every chunk unsent).
+        await anyio.lowlevel.checkpoint()
         with anyio.CancelScope(shield=True):  # see snapshot_session
             rows = (await session.execute(query)).mappings().all()
         if not rows:
