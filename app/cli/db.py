@@ -30,7 +30,8 @@ def db_upgrade(
     revision: Annotated[str, typer.Argument(help="target revision")] = "head",
 ) -> None:
     """Migrate the database up to REVISION (default: head)."""
-    migrations.upgrade(database_url(), revision)
+    with _alembic_errors():
+        migrations.upgrade(database_url(), revision)
     typer.echo(f"database at {revision}")
 
 
@@ -39,8 +40,21 @@ def db_downgrade(
     revision: Annotated[str, typer.Argument(help="target revision, e.g. base")],
 ) -> None:
     """Migrate the database down to REVISION."""
-    migrations.downgrade(database_url(), revision)
+    with _alembic_errors():
+        migrations.downgrade(database_url(), revision)
     typer.echo(f"database at {revision}")
+
+
+@contextlib.contextmanager
+def _alembic_errors() -> Iterator[None]:
+    """Alembic's refusals (a revision it does not know, a direction that does not go there) in
+    its own words, without its class name."""
+    from alembic.util import CommandError
+
+    try:
+        yield
+    except CommandError as exc:
+        raise CliError(str(exc).splitlines()[0] if str(exc) else "migration refused") from exc
 
 
 @db_cli.command("current")

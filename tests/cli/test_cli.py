@@ -66,6 +66,12 @@ class TestDbCommands:
         assert "pw" not in r.stderr
         assert "Traceback" not in r.stderr
 
+    @pytest.mark.parametrize("command", ["upgrade", "downgrade"])
+    def test_an_unknown_revision_is_one_line_error(self, migrated_url: str, command: str) -> None:
+        r = run("db", command, "nope", env={"POWERCAT_DATABASE_URL": migrated_url})
+        assert r.returncode == 1
+        assert r.stderr == "powercat: error: Can't locate revision identified by 'nope'\n"
+
     def test_unsupported_database_url_is_one_line_error(self) -> None:
         r = run("db", "current", env={"POWERCAT_DATABASE_URL": "mysql://x/y"})
         assert r.returncode == 1
