@@ -214,7 +214,10 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         pointer = _pointer(_input_location(e, getattr(exc, "body", None)))
         if pointer not in seen:  # a union reports once per member; the first says most
             seen.add(pointer)
-            errs.append({"pointer": pointer, "message": str(e["msg"])})
+            message = str(e["msg"])
+            if "Expected UploadFile" in message:  # FastAPI's words, with a Python class in them
+                message = FILE_PART_EXPECTED
+            errs.append({"pointer": pointer, "message": message})
     return problem_response(422, "invalid_input", "the request is not valid", errors_=errs)
 
 
@@ -227,6 +230,9 @@ def _json_content(request: Request) -> bool:
     return media_type == "application/json" or (
         media_type.startswith("application/") and media_type.endswith("+json")
     )
+
+
+FILE_PART_EXPECTED = "send a file here: a multipart part with a filename (curl -F 'file=@list.tsv')"
 
 
 # Query parameters holding a signed pagination cursor.

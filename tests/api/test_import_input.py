@@ -6,6 +6,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.api.problems import FILE_PART_EXPECTED
 from tests.api.test_imports import PROBLEM, _upload
 from tests.factories import DUNHUANG, MINQIN, import_file, table_counts
 from tests.import_samples import UNKNOWN_LAYOUT, bad_files
@@ -32,6 +33,16 @@ class TestImportReportOverHttp:
 
 
 class TestBadFilesOverHttp:
+    async def test_a_file_sent_as_a_plain_field_is_told_to_come_as_a_file(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        r = await client.post("/api/v1/imports", data={"file": "序号\t事项名称", "format": "tsv"})
+        assert r.status_code == 422
+        [error] = r.json()["errors"]
+        assert error["pointer"] == "/body/file"
+        assert error["message"] == FILE_PART_EXPECTED
+        assert "class" not in r.text
+
     @pytest.mark.parametrize("name", [*bad_files(), "unknown-layout"])
     async def test_refused_with_a_problem_and_the_catalogue_unchanged(
         self, client: httpx.AsyncClient, session: AsyncSession, name: str
