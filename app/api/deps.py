@@ -204,6 +204,23 @@ async def get_admin(actor: Annotated[Actor, Depends(get_actor)]) -> Actor:
     return actor
 
 
+async def get_admin_reader(
+    principal: PrincipalDep,
+    _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
+) -> Actor:
+    """An admin key, for a read only admins may make (the audit trail): no change, so no
+    X-Change-Reason in the operation's document.
+
+    Raises:
+        UnauthorizedError: no key. ForbiddenError: not an admin key.
+    """
+    if principal is None:
+        raise UnauthorizedError("this needs an admin key: Authorization: Bearer <key>")
+    if not principal.is_admin:
+        raise ForbiddenError("this needs an admin key")
+    return principal
+
+
 def _reads_replica(request: Request, principal: Actor | None) -> bool:
     """Whether this read goes to the replica: one is set, and the caller does not write.
 
@@ -250,3 +267,4 @@ ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="functi
 IfMatchDep = Annotated[frozenset[int] | None, Depends(get_if_match)]
 ActorDep = Annotated[Actor, Depends(get_actor)]
 AdminDep = Annotated[Actor, Depends(get_admin)]
+AdminReaderDep = Annotated[Actor, Depends(get_admin_reader)]

@@ -149,3 +149,13 @@ def _keywords(node: Any, at: str) -> Iterator[tuple[str, str]]:
 def test_schemas_bound_values_with_json_schema_keywords() -> None:
     found = [f"{at}: {key}" for at, key in _keywords(SPEC, "") if key in NOT_JSON_SCHEMA]
     assert not found, found
+
+
+def test_only_writes_take_a_change_reason() -> None:
+    reads = [
+        label
+        for label, operation in OPERATIONS.items()
+        if label.startswith("GET ")
+        and any(p["name"].lower() == "x-change-reason" for p in operation.get("parameters", []))
+    ]
+    assert not reads, reads

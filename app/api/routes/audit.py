@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from app.api.deps import AdminDep, SessionDep
+from app.api.deps import AdminReaderDep, SessionDep
 from app.api.problems import PROBLEM_RESPONSES, problem_doc
 from app.schemas.audit import AuditEntryRead
 from app.schemas.base import NO_NUL_PATTERN, Rfc3339DateTime
@@ -27,7 +27,7 @@ router = APIRouter(tags=["audit"])
 )
 async def list_audit_entries(
     session: SessionDep,
-    _admin: AdminDep,
+    _admin: AdminReaderDep,
     action: Annotated[
         str | None, Query(max_length=100, pattern=NO_NUL_PATTERN, description="e.g. item.update")
     ] = None,
