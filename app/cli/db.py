@@ -113,14 +113,13 @@ def serve(
 def _check_address(host: str, port: int) -> None:
     """Fail in one line when the server could not listen on host:port (the port is taken, the
     host is no address of this machine), rather than with uvicorn's log of the error. Bound as
-    uvicorn binds (SO_REUSEADDR), so a port that only has connections closing on it is free."""
+    uvicorn binds its workers' socket (IPv6 when the host has a colon, SO_REUSEADDR, so a port
+    that only has connections closing on it is free)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
-        family, kind, proto, _, address = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )[0]
-        with socket.socket(family, kind, proto) as probe:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            probe.bind(address)
+            probe.bind((host, port))
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise CliError(f"cannot listen on {host}:{port}: {reason.lower()}") from exc
