@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 
 import typer
 
@@ -28,8 +29,8 @@ def main() -> None:
                 sys.stdout.write(exc.format_message() + "\n")
             sys.exit(exc.exit_code)
         ctx = getattr(exc, "ctx", None)
-        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
-        print_error(" ".join(exc.format_message().split()) + hint)
+        path = ctx.command_path if ctx is not None else _command_path(sys.argv[1:])
+        print_error(" ".join(exc.format_message().split()) + f" (see '{path} --help')")
         sys.exit(exc.exit_code)
     except typer.Abort:
         print_error("aborted")
@@ -50,3 +51,19 @@ def main() -> None:
         print_error("interrupted")
     if isinstance(outcome, int) and outcome:
         sys.exit(outcome)
+
+
+def _command_path(words: list[str]) -> str:
+    """`powercat export` for `powercat export --format`: the commands named before the first
+    option. An option that lacks its value fails before click makes a context to say so."""
+    command = typer.main.get_command(cli)
+    # Named as click names the program in its own hints.
+    called = Path(sys.argv[0]).name
+    path = ["python -m app.cli" if called == "__main__.py" else called]
+    for word in words:
+        found = getattr(command, "commands", {}).get(word)
+        if found is None:
+            break
+        path.append(word)
+        command = found
+    return " ".join(path)

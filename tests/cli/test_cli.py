@@ -100,6 +100,11 @@ class TestUsage:
                 " string as an integer (see 'python -m app.cli keys revoke --help')",
             ),
             (["export"], "Missing option '--format'. (see 'python -m app.cli export --help')"),
+            (
+                ["release", "create", "--note"],
+                "Option '--note' requires an argument. (see 'python -m app.cli release create"
+                " --help')",
+            ),
             (["nosuchcmd"], "No such command 'nosuchcmd'. (see 'python -m app.cli --help')"),
         ],
     )
