@@ -144,7 +144,7 @@ async def _batches(
         # A cancel waiting for the shield below to end lands here, before the next read: the
         # consumer may never wait on anything itself (a HEAD drops every chunk unsent).
         await anyio.lowlevel.checkpoint()
-        with anyio.CancelScope(shield=True):  # see snapshot_session
+        with _uncancelled(session):  # see snapshot_session
             rows = (await session.execute(query)).mappings().all()
         if not rows:
             return
@@ -299,7 +299,7 @@ _TEXT_ENCODERS: dict[str, Callable[[AsyncIterator[list[ItemRead]]], AsyncIterato
 async def _items(
     session: AsyncSession, request: ExportRequest, batch_size: int, progress: ProgressFn | None
 ) -> AsyncIterator[list[ItemRead]]:
-    with anyio.CancelScope(shield=True):  # see snapshot_session
+    with _uncancelled(session):  # see snapshot_session
         scope = await _scope(session, request)
         total = None if progress is None else await _count(session, scope)
     batches = _batches(session, scope, batch_size)
@@ -343,6 +343,11 @@ async def _counted(
         progress(done, total)
 
 
+def _uncancelled(session: AsyncSession) -> anyio.CancelScope:
+    """A scope that a cancel waits outside of, on SQLite (see snapshot_session); else none."""
+    return anyio.CancelScope(shield=session.get_bind().dialect.name == "sqlite")
+
+
 @asynccontextmanager
 async def snapshot_session(
     maker: async_sessionmaker[AsyncSession],
@@ -353,16 +358,20 @@ async def snapshot_session(
     first query saw, whatever commits meanwhile. SQLite (WAL) gives one read transaction that
     snapshot by itself. A sessionmaker bound to a connection joins its owner's transaction.
 
-    An HTTP client that goes away mid-download cancels the body's task. A cancel that lands inside
-    a database call makes SQLAlchemy invalidate the connection there, in a task that is being
-    cancelled: the pool then logs a failed reset and, on SQLite, leaves the closing of the
-    connection's thread pending. So the export's database calls (here and in _items, _batches)
-    run shielded, and the cancel lands between them, where the session closes cleanly. The
-    transaction only reads: it ends by closing the session (a rollback), shielded too.
+    An HTTP client that goes away mid-download cancels the body's task. On SQLite, a cancel that
+    lands inside a database call makes SQLAlchemy invalidate the connection there, in a task that
+    is being cancelled: the pool then logs a failed reset, and the closing of the connection's
+    thread is left pending. So there the export's database calls (here and in _items, _batches)
+    run shielded (_uncancelled), and the cancel lands between them, where the session closes
+    cleanly; a SQLite call is bounded by the pool's and the busy timeouts. On PostgreSQL nothing
+    is shielded: a query there can wait on a lock for as long as the lock is held, and a
+    cancelled export must not keep its connection that long (asyncpg's cancelled connection is
+    discarded without noise). The transaction only reads: it ends by closing the session (a
+    rollback).
     """
     session = maker()
     try:
-        with anyio.CancelScope(shield=True):
+        with _uncancelled(session):
             await session.begin()
             options: dict[str, Any] = {}
             if (
@@ -374,7 +383,7 @@ async def snapshot_session(
             await session.connection(execution_options=options)
         yield session
     finally:
-        with anyio.CancelScope(shield=True):
+        with _uncancelled(session):
             await session.close()
 
 

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import event, select, text
@@ -525,3 +526,52 @@ class TestSnapshot:
         await anext(workbook)
         assert pool.checkedout() == 0
         await workbook.aclose()
+
+    @pytest.mark.postgres
+    async def test_a_cancelled_export_does_not_wait_for_a_blocked_read(
+        self, committed: async_sessionmaker[AsyncSession]
+    ) -> None:
+        # The cancel of a client gone lands inside the blocked query on PostgreSQL (on SQLite
+        # the reads are shielded, bounded by its timeouts): the export ends while the lock that
+        # blocks it is still held, rather than keeping its connection until the lock goes.
+        async with committed() as s, s.begin():
+            agency = Agency(name=EDGE_AGENCY)
+            s.add(agency)
+            await s.flush()
+            for seq in range(3):
+                await items.create(s, data=edge_item(agency.id, seq=seq), actor=ACTOR)
+        request = exports.ExportRequest(format="ndjson")
+        async with committed() as locker, locker.begin():
+            await locker.execute(text("LOCK TABLE item IN ACCESS EXCLUSIVE MODE"))
+
+            # Cancelled as Starlette cancels a body whose client has gone: by a cancel scope.
+            gone = anyio.CancelScope()
+
+            async def consume() -> None:
+                with gone:
+                    async for _chunk in exports.export(committed, request, batch_size=1):
+                        pass
+
+            export = asyncio.create_task(consume())
+            while not await _waits_on_a_lock(committed):
+                assert not export.done(), export
+                await asyncio.sleep(0.02)
+            gone.cancel()
+            # A guard against a hang, not a limit on speed: the lock stays held throughout.
+            done, _ = await asyncio.wait({export}, timeout=60)
+            ended_while_locked = done == {export}
+        await export  # the lock is gone now, whichever way it went
+        assert ended_while_locked
+        assert gone.cancelled_caught
+
+
+async def _waits_on_a_lock(maker: async_sessionmaker[AsyncSession]) -> bool:
+    """Whether some other session of this database waits on a lock."""
+    async with maker() as s:
+        waiting = await s.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+            )
+        )
+    return bool(waiting)
