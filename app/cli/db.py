@@ -93,7 +93,7 @@ def serve(
     import uvicorn
 
     database_url()
-    _check_address(host, port)
+    _check_address(host, port, workers)
     with _shared_metrics(workers):
         uvicorn.run(
             "app.main:create_app",
@@ -110,19 +110,23 @@ def serve(
         )
 
 
-def _check_address(host: str, port: int) -> None:
+def _check_address(host: str, port: int, workers: int) -> None:
     """Fail in one line when the server could not listen on host:port (the port is taken, the
     host is no address of this machine), rather than with uvicorn's log of the error. Bound as
-    uvicorn binds its workers' socket (IPv6 when the host has a colon, SO_REUSEADDR, so a port
-    that only has connections closing on it is free)."""
+    uvicorn binds: IPv6 when the host has a colon, with SO_REUSEADDR (a port that only has
+    connections closing on it is free). One worker listens through asyncio, whose IPv6 socket
+    is IPv6 only; several share one socket of uvicorn's, which takes the IPv4 port too."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
         with socket.socket(family, socket.SOCK_STREAM) as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6 and workers == 1:
+                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
             probe.bind((host, port))
     except OSError as exc:
         reason = exc.strerror or str(exc)
-        raise CliError(f"cannot listen on {host}:{port}: {reason.lower()}") from exc
+        shown = f"[{host}]" if family == socket.AF_INET6 else host
+        raise CliError(f"cannot listen on {shown}:{port}: {reason.lower()}") from exc
 
 
 # What prometheus_client names its files: <kind>_<pid>.db, a gauge's kind with its mode.

@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from app.cli.base import CliError
+from app.cli.db import _check_address
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -136,6 +139,35 @@ class TestServe:
             == f"powercat: error: cannot listen on 127.0.0.1:{port}: address already in use\n"
         )
         assert r.stdout == ""
+
+    def test_an_ipv6_port_in_use_is_named_in_brackets(self, migrated_url: str) -> None:
+        with socket.socket(socket.AF_INET6) as taken:
+            taken.bind(("::1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            r = run(
+                "serve",
+                "--host",
+                "::1",
+                "--port",
+                str(port),
+                env={"POWERCAT_DATABASE_URL": migrated_url},
+            )
+        assert r.returncode == 1
+        assert (
+            r.stderr == f"powercat: error: cannot listen on [::1]:{port}: address already in use\n"
+        )
+
+    def test_ipv6_any_is_checked_as_uvicorn_will_listen(self) -> None:
+        # One worker listens on :: for IPv6 alone, so an IPv4 listener on the port is no
+        # obstacle; several share a socket that takes the IPv4 port as well.
+        with socket.socket() as ipv4:
+            ipv4.bind(("0.0.0.0", 0))
+            ipv4.listen()
+            port = ipv4.getsockname()[1]
+            _check_address("::", port, workers=1)
+            with pytest.raises(CliError, match=r"cannot listen on \[::\]:"):
+                _check_address("::", port, workers=2)
 
     def test_a_host_that_is_not_this_machines_is_one_line_error(self, migrated_url: str) -> None:
         # 192.0.2.0/24 is TEST-NET-1 (RFC 5737): no machine's own address.
