@@ -200,8 +200,8 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         # that fails its signature, and gets the same answer.
         return await _domain_error(request, errors.InvalidCursorError(CURSOR_INVALID))
     if any(tuple(e["loc"]) == ("body",) for e in found) and not _json_content(request):
-        # A form-encoded body (curl -d without a Content-Type) is not read as JSON at all:
-        # say so, rather than that the body "should be a valid dictionary".
+        # A body sent as a form (curl -d without -H) or with no Content-Type is not read as
+        # JSON at all: say so, rather than that the body "should be a valid dictionary".
         return problem_response(
             415,
             "unsupported_media_type",
@@ -222,10 +222,11 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def _json_content(request: Request) -> bool:
-    """Whether the request declares a JSON body (or none, which FastAPI reads as JSON too)."""
+    """Whether the request declares its body JSON. A body without a Content-Type is not read as
+    JSON either (FastAPI's strict_content_type)."""
     declared = request.headers.get("content-type")
     if declared is None:
-        return True
+        return False
     media_type = declared.split(";", 1)[0].strip().lower()
     return media_type == "application/json" or (
         media_type.startswith("application/") and media_type.endswith("+json")

@@ -67,6 +67,10 @@ class TestProblems:
         assert r.headers["content-type"] == PROBLEM
         assert r.json()["code"] == "unsupported_media_type"
         assert "Content-Type: application/json" in r.json()["detail"]
+        # No Content-Type at all (requests' data=json.dumps(...)) is not read as JSON either.
+        r = await client.post("/api/v1/releases", content=b'{"name": "r1"}')
+        assert "content-type" not in r.request.headers
+        assert (r.status_code, r.json()["code"]) == (415, "unsupported_media_type")
         # Declared JSON, a body of the wrong shape is still the 422 it was.
         r = await client.post("/api/v1/releases", json=["r1"])
         assert (r.status_code, r.json()["errors"][0]["pointer"]) == (422, "/body")

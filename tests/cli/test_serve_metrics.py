@@ -18,7 +18,7 @@ import pytest
 from prometheus_client.mmap_dict import MmapedDict, mmap_key
 from prometheus_client.parser import text_string_to_metric_families
 
-from app.api.metrics import render
+from app.api.metrics import forget_dead_workers, render
 from app.cli.db import _shared_metrics
 from app.db import migrations
 from app.settings import METRICS_DIR_VARIABLE
@@ -160,3 +160,17 @@ def test_a_scrape_forgets_a_worker_gone_without_notice(
     monkeypatch.setenv(METRICS_DIR_VARIABLE, str(tmp_path))
     assert _in_progress(render().decode()) == 1.0
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"gauge_livesum_{alive}.db"]
+
+
+def test_scrapes_at_once_forget_the_same_dead_worker_without_failing(tmp_path: Path) -> None:
+    # Each worker's scrape looks for dead workers' files: two scrapes at once find the same ones,
+    # and the second to remove one must not fail the scrape.
+    # Many files, as if many dead workers, so that the scrapes overlap: pids past the kernel's
+    # largest, which no process can have.
+    past = int(Path("/proc/sys/kernel/pid_max").read_text()) + 1
+    for n in range(300):
+        (tmp_path / f"gauge_livesum_{past + n}.db").write_bytes(b"")
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        outcomes = list(pool.map(forget_dead_workers, [str(tmp_path)] * 4))
+    assert outcomes == [None] * 4
+    assert list(tmp_path.iterdir()) == []
