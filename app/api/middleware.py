@@ -225,7 +225,7 @@ class EdgeMiddleware:
 
         app_send: Send = send_with_headers
         if scope["method"] == "HEAD":
-            scope = outcome.scope = {**scope, "method": "GET"}
+            scope = outcome.scope = {**scope, "method": "GET", HEAD_REQUEST: True}
             app_receive, app_send = _head(app_receive, send_with_headers)
 
         timed = not path.startswith("/api/v1/exports")
@@ -369,6 +369,9 @@ class _Watch:
 
 
 _BODILESS = frozenset({"GET", "HEAD", "OPTIONS"})
+# In the scope of a HEAD served as its GET: a route whose body costs much to make before its
+# first byte (an export) may leave it unmade, since nobody will read it.
+HEAD_REQUEST = "powercat.head"
 
 
 def _head(receive: Receive, send: Send) -> tuple[Receive, Send]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from app.api.deps import ReadSessionDep, ReadSessionmakerDep
+from app.api.middleware import HEAD_REQUEST
 from app.api.problems import PROBLEM_RESPONSES, problem_doc
 from app.schemas.items import ItemRead
 from app.schemas.releases import RELEASE_NAME_PATTERN
@@ -49,6 +51,7 @@ _OK: dict[int | str, dict[str, Any]] = {
     },
 )
 async def export_items(
+    request: Request,
     session: ReadSessionDep,
     # A streamed body outlives the request's session, so it opens its own from this maker.
     maker: ReadSessionmakerDep,
@@ -69,13 +72,21 @@ async def export_items(
     ] = None,
 ) -> StreamingResponse:
     """Every item in id order, in a file `powercat import` reads back; see docs/exports.md."""
-    request = exports.ExportRequest(format=format, release=release, agency_id=agency)
+    export = exports.ExportRequest(format=format, release=release, agency_id=agency)
     # Unknown release or agency: a 404 problem now, not a broken download later.
-    await exports.check(session, request)
+    await exports.check(session, export)
+    # A HEAD gets the GET's status and headers without the export being made (an XLSX one is
+    # built whole before its first byte).
+    body = _nothing() if request.scope.get(HEAD_REQUEST) else exports.export(maker, export)
     return StreamingResponse(
-        exports.export(maker, request),
+        body,
         media_type=MEDIA_TYPES[format],
         headers={
-            "Content-Disposition": f'attachment; filename="{exports.file_name(request)}"',
+            "Content-Disposition": f'attachment; filename="{exports.file_name(export)}"',
         },
     )
+
+
+async def _nothing() -> AsyncIterator[bytes]:
+    """The body of a HEAD: one empty chunk, which ends it."""
+    yield b""
