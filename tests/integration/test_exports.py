@@ -470,15 +470,7 @@ class TestSnapshot:
     async def test_export_reads_one_state_while_others_commit(
         self, committed: async_sessionmaker[AsyncSession]
     ) -> None:
-        async with committed() as s, s.begin():
-            agency = Agency(name=EDGE_AGENCY)
-            s.add(agency)
-            await s.flush()
-            agency_id = agency.id
-            ids = [
-                (await items.create(s, data=edge_item(agency_id, seq=n), actor=ACTOR)).id
-                for n in range(1, 5)
-            ]
+        agency_id, ids = await _committed_items(committed, 4)
         chunks = exports.export(committed, exports.ExportRequest(format="ndjson"), batch_size=1)
         first = json.loads(await anext(chunks))
         assert first["id"] == ids[0]
@@ -513,11 +505,7 @@ class TestSnapshot:
         assert isinstance(engine, AsyncEngine)
         pool = engine.sync_engine.pool
         assert isinstance(pool, QueuePool)
-        async with committed() as s, s.begin():
-            agency = Agency(name=EDGE_AGENCY)
-            s.add(agency)
-            await s.flush()
-            await items.create(s, data=edge_item(agency.id), actor=ACTOR)
+        await _committed_items(committed, 1)
         text_chunks = exports.export(committed, exports.ExportRequest(format="ndjson"))
         await anext(text_chunks)
         assert pool.checkedout() == 1  # text formats read while they send
@@ -534,12 +522,7 @@ class TestSnapshot:
         # The cancel of a client gone lands inside the blocked query on PostgreSQL (on SQLite
         # the reads are shielded, bounded by its timeouts): the export ends while the lock that
         # blocks it is still held, rather than keeping its connection until the lock goes.
-        async with committed() as s, s.begin():
-            agency = Agency(name=EDGE_AGENCY)
-            s.add(agency)
-            await s.flush()
-            for seq in range(3):
-                await items.create(s, data=edge_item(agency.id, seq=seq), actor=ACTOR)
+        await _committed_items(committed, 3)
         request = exports.ExportRequest(format="ndjson")
         async with committed() as locker, locker.begin():
             await locker.execute(text("LOCK TABLE item IN ACCESS EXCLUSIVE MODE"))
@@ -563,6 +546,21 @@ class TestSnapshot:
         await export  # the lock is gone now, whichever way it went
         assert ended_while_locked
         assert gone.cancelled_caught
+
+
+async def _committed_items(
+    maker: async_sessionmaker[AsyncSession], count: int
+) -> tuple[int, list[int]]:
+    """`count` items of a new agency, committed: the agency's id and the items' ids."""
+    async with maker() as s, s.begin():
+        agency = Agency(name=EDGE_AGENCY)
+        s.add(agency)
+        await s.flush()
+        made = [
+            await items.create(s, data=edge_item(agency.id, seq=n), actor=ACTOR)
+            for n in range(1, count + 1)
+        ]
+        return agency.id, [item.id for item in made]
 
 
 async def _waits_on_a_lock(maker: async_sessionmaker[AsyncSession]) -> bool:

@@ -6,6 +6,7 @@ from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Path, Query, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import ActorDep, IfMatchDep, ReadSessionDep, SessionDep, SettingsDep
 from app.api.etags import IF_NONE_MATCH_MAX_LENGTH, item_etag
@@ -358,15 +359,9 @@ async def withdraw_item(
     body: Annotated[StatusChange | None, Body()] = None,
 ) -> ItemRead:
     """Withdraw the item (status withdrawn); its history is kept and it can be restored."""
-    with write_transaction():
-        item = await items.set_status(
-            session,
-            item_id=item_id,
-            expected_version=expected,
-            status=ItemStatus.WITHDRAWN,
-            actor=_reason(body.reason if body else None, actor),
-        )
-    return _with_etag(item, response)
+    return await _set_status(
+        session, item_id, expected, actor, body, response, ItemStatus.WITHDRAWN
+    )
 
 
 @router.post(
@@ -384,12 +379,24 @@ async def restore_item(
     body: Annotated[StatusChange | None, Body()] = None,
 ) -> ItemRead:
     """Make a withdrawn item active again (a new version)."""
+    return await _set_status(session, item_id, expected, actor, body, response, ItemStatus.ACTIVE)
+
+
+async def _set_status(
+    session: AsyncSession,
+    item_id: int,
+    expected: frozenset[int] | None,
+    actor: Actor,
+    body: StatusChange | None,
+    response: Response,
+    status: ItemStatus,
+) -> ItemRead:
     with write_transaction():
         item = await items.set_status(
             session,
             item_id=item_id,
             expected_version=expected,
-            status=ItemStatus.ACTIVE,
+            status=status,
             actor=_reason(body.reason if body else None, actor),
         )
     return _with_etag(item, response)
