@@ -276,7 +276,7 @@ def _input_location(error: Mapping[str, Any], body: Any) -> tuple[int | str, ...
 _FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$", re.ASCII)
 
 
-_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 # FastAPI's detail when a body cannot be decoded at all (JSON syntax errors arrive as validation).
 _BODY_PARSE_FAILED = "There was an error parsing the body"
 
@@ -293,8 +293,8 @@ def _allowed_methods(request: Request) -> str | None:
         for method in _METHODS
         if any(r.matches({**request.scope, "method": method})[0] is Match.FULL for r in routes)
     ]
-    if "GET" in allowed and "HEAD" not in allowed:
-        allowed.insert(allowed.index("GET") + 1, "HEAD")  # the edge answers HEAD for every GET
+    if "GET" in allowed:
+        allowed.insert(1, "HEAD")  # the edge answers HEAD wherever GET is, and only there
     return ", ".join(allowed) or None
 
 
