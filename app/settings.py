@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from pydantic import Field
@@ -33,6 +34,11 @@ class Settings(BaseSettings):
 # metrics (app/api/metrics.py). Named here, below everything, so that `powercat serve` can ready
 # it without importing the client, which would start writing its own figures there first.
 METRICS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+# How prometheus_client names its files there: <kind>_<pid>.db, a gauge's kind with its mode
+# (`gauge_livesum_4242.db`); `serve` empties the directory of them, a scrape drops dead workers'.
+METRICS_FILE = re.compile(
+    r"(?P<kind>counter|histogram|summary|gauge_(?P<mode>[a-z]+))_(?P<pid>[0-9]+)\.db"
+)
 
 
 @lru_cache(maxsize=1)

@@ -15,7 +15,6 @@ process keeps them in memory and also reports its own CPU, memory and file descr
 from __future__ import annotations
 
 import os
-import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -37,7 +36,7 @@ from prometheus_client.registry import Collector
 from starlette.routing import Mount, Route
 from starlette.types import Scope
 
-from app.settings import METRICS_DIR_VARIABLE
+from app.settings import METRICS_DIR_VARIABLE, METRICS_FILE
 
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 UNROUTED = "unrouted"
@@ -146,10 +145,6 @@ def forget_this_process() -> None:
         multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
 
 
-# A live gauge's file in the shared directory: gauge_livesum_<pid>.db, gauge_liveall_<pid>.db, …
-_LIVE_GAUGE_FILE = re.compile(r"gauge_live[a-z]+_([0-9]+)\.db")
-
-
 def _running(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -170,9 +165,9 @@ def forget_dead_workers(directory: str) -> None:
     directory belongs to this server's processes (as prometheus_client requires), so a pid that
     is not running here is a worker that is gone.
     """
-    for path in Path(directory).glob("gauge_live*_*.db"):
-        found = _LIVE_GAUGE_FILE.fullmatch(path.name)
-        if found is not None and not _running(int(found.group(1))):
+    for path in Path(directory).glob("gauge_live*_*.db"):  # livesum, liveall, …
+        found = METRICS_FILE.fullmatch(path.name)
+        if found is not None and not _running(int(found["pid"])):
             # What prometheus_client's mark_process_dead removes, but a file another worker's
             # scrape removed first is no error (that function's os.remove would raise).
             path.unlink(missing_ok=True)

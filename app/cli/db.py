@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import json
 import os
-import re
 import socket
 import sys
 import tempfile
@@ -19,7 +18,7 @@ import typer
 from app.cli.base import CliError, cli, database_url, missing_sqlite_file
 from app.db import migrations
 from app.db.engine import create_engine
-from app.settings import METRICS_DIR_VARIABLE, get_settings
+from app.settings import METRICS_DIR_VARIABLE, METRICS_FILE, get_settings
 
 db_cli = typer.Typer(help="Database migrations.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
@@ -129,10 +128,6 @@ def _check_address(host: str, port: int, workers: int) -> None:
         raise CliError(f"cannot listen on {shown}:{port}: {reason.lower()}") from exc
 
 
-# What prometheus_client names its files: <kind>_<pid>.db, a gauge's kind with its mode.
-_METRICS_FILE = re.compile(r"(counter|histogram|summary|gauge_[a-z]+)_[0-9]+\.db")
-
-
 @contextlib.contextmanager
 def _shared_metrics(workers: int) -> Iterator[None]:
     """Where the workers keep their metrics, so that a scrape of any of them reports all
@@ -146,7 +141,7 @@ def _shared_metrics(workers: int) -> Iterator[None]:
         # prometheus_client's files only: the directory may hold anything else, a SQLite
         # catalogue included.
         for stale in directory.glob("*.db"):
-            if _METRICS_FILE.fullmatch(stale.name):
+            if METRICS_FILE.fullmatch(stale.name):
                 stale.unlink()
         yield
     elif workers == 1:
