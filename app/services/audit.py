@@ -8,9 +8,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.errors import InvalidCursorError
 from app.models import AuditEntry
 from app.schemas.audit import AuditEntryRead
+from app.services import cursors
 from app.services.revisions import Actor, item_fields
+
+AUDIT_CURSOR = "audit"
 
 
 async def record(
@@ -49,9 +53,25 @@ async def list_entries(
     since: datetime | None = None,
     until: datetime | None = None,
     limit: int = 100,
-) -> list[AuditEntryRead]:
-    """Entries matching every filter given, newest first; `since` inclusive, `until` exclusive."""
+    cursor: str | None = None,
+    secret: str,
+) -> tuple[list[AuditEntryRead], str | None]:
+    """Entries matching every filter given, newest first; `since` inclusive, `until` exclusive.
+
+    Returns the page and the cursor of the next one (None after the last). A cursor resumes
+    after the last entry it was made from, by id: entries written since are not in the pages
+    that follow (they come first in a new listing), and entries that share a time are never
+    split or repeated across pages, as paging by `until` would.
+
+    Raises:
+        InvalidCursorError: the cursor is not one this listing made.
+    """
     stmt = select(AuditEntry)
+    if cursor:
+        values = cursors.decode(cursor, kind=AUDIT_CURSOR, secret=secret)
+        if len(values) != 1 or not isinstance(values[0], int) or isinstance(values[0], bool):
+            raise InvalidCursorError("the cursor is not valid")
+        stmt = stmt.where(AuditEntry.id < values[0])
     if action:
         stmt = stmt.where(AuditEntry.action == action)
     if target_type:
@@ -66,8 +86,12 @@ async def list_entries(
         stmt = stmt.where(AuditEntry.at >= since)
     if until is not None:
         stmt = stmt.where(AuditEntry.at < until)
-    rows = (await session.scalars(stmt.order_by(AuditEntry.id.desc()).limit(limit))).all()
-    return [_read(row) for row in rows]
+    rows = (await session.scalars(stmt.order_by(AuditEntry.id.desc()).limit(limit + 1))).all()
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = cursors.encode([rows[-1].id], kind=AUDIT_CURSOR, secret=secret)
+    return [_read(row) for row in rows], next_cursor
 
 
 def _read(row: AuditEntry) -> AuditEntryRead:

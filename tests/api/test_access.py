@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.enums import KeyScope
 from app.models import Agency, AuditEntry, ValidationRun
-from app.services import keys
+from app.services import cursors, keys
 from app.settings import get_settings
 from tests.factories import DUNHUANG, MINQIN, import_file, table_counts
 
@@ -489,12 +489,55 @@ class TestAudit:
         assert bad.status_code == 422
         assert bad.json()["code"] == "invalid_input"
 
+    async def test_audit_pages_follow_the_next_link(
+        self, anon_client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        _, token = await keys.create(session, name="pager", scope=KeyScope.ADMIN, agency_names=[])
+        item = await _first(anon_client)
+        for version in (1, 2, 3):
+            r = await anon_client.patch(
+                f"/api/v1/items/{item['id']}",
+                json={"remarks": f"第{version}次"},
+                headers={"If-Match": f'"{version}"', **_auth(token)},
+            )
+            assert r.status_code == 200
+        params = {"action": "item.update"}
+        whole = await anon_client.get("/api/v1/audit", params=params, headers=_auth(token))
+        assert "link" not in whole.headers  # one page holds them all
+        expected = [e["id"] for e in whole.json()]
+        assert len(expected) == 3
+
+        seen: list[int] = []
+        url: str | None = "/api/v1/audit?action=item.update&limit=1"
+        while url is not None:
+            r = await anon_client.get(url, headers=_auth(token))
+            assert r.status_code == 200, r.text
+            seen += [e["id"] for e in r.json()]
+            link = r.headers.get("link")
+            url = None
+            if link is not None:
+                assert link.endswith('>; rel="next"')
+                url = link[1 : link.index(">")]
+                assert "action=item.update" in url  # the filters are kept
+                assert "limit=1" in url
+        assert seen == expected  # newest first, none repeated or skipped
+
+        for bad in ("abc", _cursor_of_another_listing()):
+            r = await anon_client.get("/api/v1/audit", params={"cursor": bad}, headers=_auth(token))
+            assert r.status_code == 400, r.text
+            assert r.json()["code"] == "cursor.invalid"
+
     async def test_audit_is_admin_only(
         self, anon_client: httpx.AsyncClient, session: AsyncSession
     ) -> None:
         token = await _key(session, KeyScope.WRITE, "敦煌市医疗保障局")
         assert (await anon_client.get("/api/v1/audit")).status_code == 401
         assert (await anon_client.get("/api/v1/audit", headers=_auth(token))).status_code == 403
+
+
+def _cursor_of_another_listing() -> str:
+    """A well-signed cursor made for the change feed, not for the audit trail."""
+    return cursors.encode([1], kind="changes", secret=get_settings().cursor_secret)
 
 
 class TestPublicRead:
