@@ -1013,7 +1013,7 @@ async def run_one(backend: str, size: int, cfg: Config) -> list[Figure]:
         say(f"{backend} {size:,}: imported in {seconds:,.1f} s ({size / seconds:,.0f} rows/s)")
         # The baselines load the same rows twice more (minutes at 1M): only the figure needs them.
         if "import" in wanted:
-            figures.append(await import_figure(url, backend, size, paths, seconds, jobs))
+            figures += await import_figures(url, backend, size, paths, seconds, jobs)
     else:  # an earlier run's catalogue: bring its schema to this checkout's head
         await asyncio.to_thread(migrations.upgrade, url)
     if "validation" in wanted:
@@ -1039,20 +1039,34 @@ async def run_one(backend: str, size: int, cfg: Config) -> list[Figure]:
     return figures
 
 
-async def import_figure(
+async def import_figures(
     url: str, backend: str, size: int, paths: list[Path], seconds: float, jobs: int
-) -> Figure:
-    """The import's rows/s next to a bare bulk load of the same rows into the same database."""
+) -> list[Figure]:
+    """The import's rows/s next to a bare bulk load of the same rows into the same database
+    (the target's baseline), and on PostgreSQL next to `COPY` of them into a table carrying
+    item's search indexes: no target, the floor any writer of these rows pays for search."""
     rows = bare_rows(paths)
     baseline = await bulk_load_baseline(url, rows)
     indexed = await indexed_load_baseline(url, rows)
     del rows
-    return Figure(
-        "import (rows/s)", backend, size, "rows/s", size / seconds, baseline,
-        "COPY into a bare table" if backend == "postgres" else "executemany into a bare table",
-        "≥ 0.5×", size / seconds / baseline >= 0.5,
-        {"seconds": seconds, "copy_with_search_indexes_rows_per_s": indexed, "jobs": jobs},
-    )  # fmt: skip
+    rate = size / seconds
+    figures = [
+        Figure(
+            "import (rows/s)", backend, size, "rows/s", rate, baseline,
+            "COPY into a bare table" if backend == "postgres" else "executemany into a bare table",
+            "≥ 0.5×", rate / baseline >= 0.5,
+            {"seconds": seconds, "copy_with_search_indexes_rows_per_s": indexed, "jobs": jobs},
+        )
+    ]  # fmt: skip
+    if indexed is not None:
+        figures.append(
+            Figure(
+                "import against an indexed COPY (rows/s)", backend, size, "rows/s", rate, indexed,
+                "COPY into a table with item's search indexes, one stream",
+                notes={"jobs": jobs},
+            )
+        )  # fmt: skip
+    return figures
 
 
 async def loaded(url: str, size: int) -> bool:

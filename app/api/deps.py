@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import nullcontext
 from dataclasses import replace
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import unquote
 
 from fastapi import Depends, Header, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -141,6 +143,64 @@ async def require_reader(principal: PrincipalDep, settings: SettingsDep) -> None
     """Reads are open when POWERCAT_PUBLIC_READ is true; otherwise any valid key may read."""
     if principal is None and not settings.public_read:
         raise UnauthorizedError("reading needs an API key (POWERCAT_PUBLIC_READ is off)")
+
+
+# A query parameter any route lets through: the cache-buster that jQuery's `cache: false` and
+# other browser libraries append (`?_=1733500000000`). It selects nothing.
+CACHE_BUSTER = "_"
+
+# By endpoint function: routes compare by value and cannot be keys, and every app built from
+# api_router() has the same endpoints with the same parameters.
+_declared_queries: dict[Callable[..., Any], frozenset[str]] = {}
+
+
+def _declared_query_names(route: APIRoute) -> frozenset[str]:
+    """The query parameters `route` reads, its dependencies' included (computed once a route)."""
+    names = _declared_queries.get(route.endpoint)
+    if names is None:
+        names = frozenset(_query_names(route.dependant)) | {CACHE_BUSTER}
+        _declared_queries[route.endpoint] = names
+    return names
+
+
+def _query_names(dependant: Dependant) -> set[str]:
+    names = {p.alias for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+async def reject_unknown_query(request: Request) -> None:
+    """An unknown query parameter is a 422, as an unknown body field is.
+
+    Ignored, a misspelt filter (`?agency_id=2` for `?agency=2`) answers with the whole
+    catalogue, and a client syncing one agency would not know it got every other one too.
+    """
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or not request.url.query:
+        return
+    allowed = _declared_query_names(route)
+    unknown = sorted({name for name in request.query_params if name not in allowed})
+    if not unknown:
+        return
+    takes = ", ".join(sorted(allowed - {CACHE_BUSTER}))
+    message = (
+        f"not a parameter of this endpoint, which takes: {takes}"
+        if takes
+        else "this endpoint takes no query parameters"
+    )
+    raise InvalidInputError(
+        "the request is not valid",
+        details={
+            "errors": [
+                {
+                    "pointer": "/query/" + name.replace("~", "~0").replace("/", "~1"),
+                    "message": message,
+                }
+                for name in unknown[:10]
+            ]
+        },
+    )
 
 
 # Documents `Authorization: Bearer <key>` as the security scheme of every write; get_principal does

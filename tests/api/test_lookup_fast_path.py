@@ -205,9 +205,11 @@ async def test_other_requests_fall_through_to_the_documented_route(
     cases: list[tuple[str, str, dict[str, str], int]] = [
         ("GET", BY_CODE + code, {"Authorization": f"Basic {key}"}, 401),
         ("GET", BY_CODE + code, {"Authorization": "Bearer "}, 401),
-        ("GET", BY_CODE + code + f"?release=none&x={key}", {"Authorization": f"Bearer {key}"}, 404),
+        ("GET", BY_CODE + code + "?release=none", {"Authorization": f"Bearer {key}"}, 404),
+        ("GET", BY_CODE + code + f"?x={key}", {"Authorization": f"Bearer {key}"}, 422),
         ("GET", BY_CODE + code + "?release=no-such-release", {}, 404),
-        ("GET", BY_CODE + code + "?unknown=1", {}, 200),
+        ("GET", BY_CODE + code + "?unknown=1", {}, 422),
+        ("GET", BY_CODE + code + "?_=1733500000000", {}, 200),
         ("GET", BY_CODE + code + "?sub_code=short", {}, 422),
         ("GET", f"{BY_CODE}{code}?sub_code={code}&sub_code={code}", {}, 404),
         ("GET", BY_CODE + code[:8] + "o" + code[9:], {}, 422),  # O is not in the codes' alphabet

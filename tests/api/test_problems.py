@@ -5,9 +5,11 @@ from __future__ import annotations
 import httpx
 import pytest
 from fastapi import FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel, Field
 
 from app import errors
+from app.api.deps import CACHE_BUSTER, _declared_query_names
 
 PROBLEM = "application/problem+json"
 
@@ -82,6 +84,47 @@ class TestProblems:
         )
         assert r.status_code == 422
         assert "nested too deeply" in r.json()["errors"][0]["message"]
+
+    async def test_an_unknown_query_parameter_is_422_naming_the_ones_taken(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        # A misspelt filter must not answer with the whole catalogue.
+        r = await client.get("/api/v1/items", params={"agency_id": "2", "limit": "1"})
+        assert r.status_code == 422
+        assert r.headers["content-type"] == PROBLEM
+        body = r.json()
+        assert body["code"] == "invalid_input"
+        [error] = body["errors"]
+        assert error["pointer"] == "/query/agency_id"
+        assert error["message"].startswith("not a parameter of this endpoint, which takes: agency,")
+        assert "agency_id" not in error["message"]
+
+        r = await client.get("/api/v1/power-types", params={"b/c~": "1", "a": "2"})
+        assert r.status_code == 422
+        assert [e["pointer"] for e in r.json()["errors"]] == ["/query/a", "/query/b~1c~0"]
+        assert r.json()["errors"][0]["message"] == "this endpoint takes no query parameters"
+
+    async def test_the_cache_buster_is_let_through(self, client: httpx.AsyncClient) -> None:
+        r = await client.get("/api/v1/items", params={"limit": "1", "_": "1733500000000"})
+        assert r.status_code == 200, r.text
+        assert (await client.get("/api/v1/power-types?_=1")).status_code == 200
+
+    async def test_every_route_takes_the_query_parameters_it_documents(self, app: FastAPI) -> None:
+        spec = app.openapi()
+        checked = 0
+        for context in iter_route_contexts(app.routes):
+            route = context.original_route
+            path = context.path_format or ""
+            if not isinstance(route, APIRoute) or not path.startswith("/api/v1"):
+                continue
+            for method in set(context.methods or ()) - {"HEAD"}:
+                operation = spec["paths"][path][method.lower()]
+                documented = {
+                    p["name"] for p in operation.get("parameters", []) if p["in"] == "query"
+                }
+                assert _declared_query_names(route) == documented | {CACHE_BUSTER}, path
+                checked += 1
+        assert checked > 20
 
     async def test_domain_error_maps_to_its_status(
         self, probe_app: FastAPI, client: httpx.AsyncClient
