@@ -21,7 +21,7 @@ from app.cli.base import (
     require_migrated,
 )
 from app.db.engine import create_engine, create_sessionmaker
-from app.services import exports
+from app.services import exports, reference
 from app.settings import get_settings
 
 
@@ -68,7 +68,7 @@ async def _export(
         await require_migrated(engine)
         maker = create_sessionmaker(engine)
         async with exports.snapshot_session(maker) as session:
-            agency_id = await exports.agency_id(session, name=agency) if agency else None
+            agency_id = (await reference.agency_by_name(session, agency)).id if agency else None
             request = exports.ExportRequest(format=fmt, release=release, agency_id=agency_id)
             # An unknown release fails here, before a first byte reaches stdout.
             await exports.check(session, request)

@@ -11,6 +11,7 @@ import typer
 
 from app.cli.base import CliError, cli, describe, session_scope
 from app.errors import AgencyNotFoundError
+from app.services import reference
 from app.services.validation import docs, rules, runner, store
 from app.services.validation.rules import IssueData
 
@@ -22,7 +23,7 @@ _SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 async def _evaluate(agency: str | None) -> list[IssueData]:
     # Read-only: the check stores nothing (POST /api/v1/validation-runs keeps history).
     async with session_scope() as session:
-        agency_id = await runner.get_agency_id(session, name=agency) if agency else None
+        agency_id = (await reference.agency_by_name(session, agency)).id if agency else None
         return await runner.evaluate(session, agency_id=agency_id)
 
 

@@ -69,18 +69,6 @@ def file_name(request: ExportRequest) -> str:
     return "-".join(parts) + "." + request.format
 
 
-async def agency_id(session: AsyncSession, *, name: str) -> int:
-    """The id of the agency called `name`.
-
-    Raises:
-        AgencyNotFoundError: no agency has that name.
-    """
-    found = await session.scalar(select(Agency.id).where(Agency.name == name))
-    if found is None:
-        raise AgencyNotFoundError(f"agency {name!r} does not exist")
-    return found
-
-
 async def check(session: AsyncSession, request: ExportRequest) -> None:
     """Fail before the first byte is sent, while an error can still be a proper response.
 

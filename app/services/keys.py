@@ -19,7 +19,7 @@ from app.enums import KeyScope
 from app.errors import InvalidInputError, NotFoundError
 from app.models import Agency, ApiKey, ApiKeyAgency
 from app.models.types import utcnow
-from app.services import audit
+from app.services import audit, reference
 from app.services.revisions import Actor
 
 TOKEN_PREFIX = "pck_"
@@ -85,12 +85,7 @@ async def create(
         raise InvalidInputError("only write keys are limited to agencies")
     if scope == KeyScope.WRITE and not agency_names:
         raise InvalidInputError("a write key needs at least one --agency (or use --scope admin)")
-    agencies = []
-    for agency_name in agency_names:
-        agency = await session.scalar(select(Agency).where(Agency.name == agency_name))
-        if agency is None:
-            raise InvalidInputError(f"unknown agency '{agency_name}'")
-        agencies.append(agency)
+    agencies = [await reference.agency_by_name(session, name) for name in agency_names]
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     key = ApiKey(name=name, prefix=token[:12], key_hash=hash_token(token), scope=scope)
     session.add(key)

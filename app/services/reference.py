@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.enums import ItemStatus
+from app.errors import AgencyNotFoundError
 from app.models import Agency, Item, PowerType
 from app.schemas.reference import AgencyRead, PowerTypeRead
 
@@ -33,6 +34,18 @@ async def list_agencies(session: AsyncSession) -> list[AgencyRead]:
         )
         for a, n in (await session.execute(stmt)).all()
     ]
+
+
+async def agency_by_name(session: AsyncSession, name: str) -> Agency:
+    """The agency called `name`, as the commands' `--agency NAME` options name one.
+
+    Raises:
+        AgencyNotFoundError: no agency has that name.
+    """
+    agency = await session.scalar(select(Agency).where(Agency.name == name))
+    if agency is None:
+        raise AgencyNotFoundError(f"agency {name!r} does not exist")
+    return agency
 
 
 async def list_power_types(session: AsyncSession) -> list[PowerTypeRead]:

@@ -33,7 +33,7 @@ async def served(migrated_url: str) -> AsyncIterator[LifespanClient]:
     "path",
     [
         f"/api/v1/items/by-code/{FIRST_CODE}",
-        f"/api/v1/items/by-code/{FIRST_CODE}?via=documented",
+        f"/api/v1/items/by-code/{FIRST_CODE}?_=documented",
         "/api/v1/items/by-code/11620621MB176555834620236999000",
         "/api/v1/items?limit=2",
         "/api/v1/changes",

@@ -125,6 +125,23 @@ class TestUsage:
         assert "Usage" in r.stdout + r.stderr
         assert "error" not in r.stderr
 
+    @pytest.mark.parametrize(
+        ("args", "code"),
+        [
+            (["validate"], 2),  # validate's exit 1 means "the data has errors"
+            (["export", "--format", "csv"], 1),
+            (["keys", "create", "--name", "k", "--reason", "r"], 1),
+        ],
+        ids=["validate", "export", "keys-create"],
+    )
+    def test_an_unknown_agency_is_told_alike_by_every_command(
+        self, migrated_url: str, args: list[str], code: int
+    ) -> None:
+        r = run(*args, "--agency", "不存在的部门", env={"POWERCAT_DATABASE_URL": migrated_url})
+        assert r.returncode == code
+        assert r.stderr == "powercat: error: agency '不存在的部门' does not exist\n"
+        assert r.stdout == ""
+
 
 class TestServe:
     def test_a_port_in_use_is_one_line_error(self, migrated_url: str) -> None:

@@ -25,7 +25,7 @@ from app.errors import AgencyNotFoundError, ReleaseNotFoundError
 from app.models import Agency, Item
 from app.schemas.items import ItemCreate, ItemUpdate
 from app.schemas.releases import ReleaseCreate
-from app.services import exports, imports, items, releases
+from app.services import exports, imports, items, reference, releases
 from app.services.importers.prepare import CONTENT_FIELDS
 from app.services.importers.structured import FLAT_COLUMNS
 from app.services.revisions import Actor
@@ -342,7 +342,7 @@ class TestFormats:
 
 class TestScope:
     async def test_agency_filter(self, session: AsyncSession, catalogue: dict[str, int]) -> None:
-        agency_id = await exports.agency_id(session, name="民勤县医疗保障局")
+        agency_id = (await reference.agency_by_name(session, "民勤县医疗保障局")).id
         documents = json.loads(await export_bytes(session, "json", agency_id=agency_id))
         assert len(documents) == 9
         assert {d["agency"]["name"] for d in documents} == {"民勤县医疗保障局"}
@@ -351,7 +351,7 @@ class TestScope:
         self, session: AsyncSession
     ) -> None:
         with pytest.raises(AgencyNotFoundError):
-            await exports.agency_id(session, name="不存在的部门")
+            await reference.agency_by_name(session, "不存在的部门")
         with pytest.raises(AgencyNotFoundError):
             await exports.check(session, exports.ExportRequest(format="csv", agency_id=999_999))
         with pytest.raises(ReleaseNotFoundError):
@@ -389,7 +389,7 @@ class TestScope:
             "发布之后又改",
             "发布之后新增",
         }
-        minqin = await exports.agency_id(session, name="民勤县医疗保障局")
+        minqin = (await reference.agency_by_name(session, "民勤县医疗保障局")).id
         pinned_minqin = json.loads(
             await export_bytes(session, "json", release="r1", agency_id=minqin)
         )

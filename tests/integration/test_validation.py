@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from app.enums import ItemStatus, Severity
 from app.errors import AgencyNotFoundError, InvalidInputError
 from app.models import Agency, Item, ValidationIssue
-from app.services import codes
+from app.services import codes, reference
 from app.services.validation import rules, runner, sql
 from app.services.validation.rules import IssueData, ItemFacts
 from tests.factories import DUNHUANG, MINQIN, SHARED_CODE, import_file
@@ -510,9 +510,9 @@ class TestAgencyScope:
         assert len(everything) == len(mine) + 2
 
     async def test_agency_by_name(self, session: AsyncSession, agency: Agency) -> None:
-        assert await runner.get_agency_id(session, name=AGENCY) == agency.id
-        with pytest.raises(AgencyNotFoundError):
-            await runner.get_agency_id(session, name="不存在的部门")
+        assert (await reference.agency_by_name(session, AGENCY)).id == agency.id
+        with pytest.raises(AgencyNotFoundError, match=r"^agency '不存在的部门' does not exist$"):
+            await reference.agency_by_name(session, "不存在的部门")
 
 
 # The full issue list of the two seed lists, in the runner's order (errors first, then by rule
@@ -582,7 +582,7 @@ class TestSeeds:
     async def test_every_dunhuang_item_gets_a_missing_code_warning(
         self, session: AsyncSession
     ) -> None:
-        dunhuang = await runner.get_agency_id(session, name=DUNHUANG_NAME)
+        dunhuang = (await reference.agency_by_name(session, DUNHUANG_NAME)).id
         missing = fired(await runner.evaluate(session, agency_id=dunhuang), rules.MISSING_CODE)
         total = await session.scalar(
             select(func.count()).select_from(Item).where(Item.agency_id == dunhuang)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.enums import Severity
-from app.errors import AgencyNotFoundError, InvalidInputError
+from app.errors import InvalidInputError
 from app.models import Agency, ValidationIssue, ValidationRun
 from app.models.types import utcnow
 from app.schemas.validation import (
@@ -108,18 +108,6 @@ async def evaluate_errors(
             issues.extend(await rule(session, agency_id=None, families=families))
     issues.sort(key=rules.sort_key)
     return issues
-
-
-async def get_agency_id(session: AsyncSession, *, name: str) -> int:
-    """The id of the agency called `name`.
-
-    Raises:
-        AgencyNotFoundError: no agency has this name.
-    """
-    agency_id = await session.scalar(select(Agency.id).where(Agency.name == name))
-    if agency_id is None:
-        raise AgencyNotFoundError(f"no agency is called {name!r}")
-    return agency_id
 
 
 def _issue_row(run_id: int, found: IssueData) -> dict[str, Any]:
