@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import nullcontext
 from dataclasses import replace
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args, get_origin
 from urllib.parse import unquote
 
 from fastapi import Depends, Header, Request
@@ -151,56 +152,70 @@ CACHE_BUSTER = "_"
 
 # By endpoint function: routes compare by value and cannot be keys, and every app built from
 # api_router() has the same endpoints with the same parameters.
-_declared_queries: dict[Callable[..., Any], frozenset[str]] = {}
+_declared_queries: dict[Callable[..., Any], dict[str, bool]] = {}
 
 
 def _declared_query_names(route: APIRoute) -> frozenset[str]:
-    """The query parameters `route` reads, its dependencies' included (computed once a route)."""
-    names = _declared_queries.get(route.endpoint)
-    if names is None:
-        names = frozenset(_query_names(route.dependant)) | {CACHE_BUSTER}
-        _declared_queries[route.endpoint] = names
-    return names
+    """The query parameters `route` reads, its dependencies' included, and the cache-buster."""
+    return frozenset(_declared_query(route)) | {CACHE_BUSTER}
 
 
-def _query_names(dependant: Dependant) -> set[str]:
-    names = {p.alias for p in dependant.query_params}
+def _declared_query(route: APIRoute) -> dict[str, bool]:
+    """Each query parameter `route` reads, its dependencies' included, and whether it takes a
+    list of values (computed once a route)."""
+    found = _declared_queries.get(route.endpoint)
+    if found is None:
+        found = _query_parameters(route.dependant)
+        _declared_queries[route.endpoint] = found
+    return found
+
+
+def _query_parameters(dependant: Dependant) -> dict[str, bool]:
+    found = {p.alias: _takes_a_list(p.field_info.annotation) for p in dependant.query_params}
     for sub in dependant.dependencies:
-        names |= _query_names(sub)
-    return names
+        found |= _query_parameters(sub)
+    return found
 
 
-async def reject_unknown_query(request: Request) -> None:
-    """An unknown query parameter is a 422, as an unknown body field is.
+def _takes_a_list(annotation: Any) -> bool:
+    origin = get_origin(annotation)
+    if origin in (list, set, frozenset, tuple):
+        return True
+    return any(_takes_a_list(arg) for arg in get_args(annotation)) if origin else False
+
+
+def _query_error(name: str, message: str) -> dict[str, str]:
+    return {"pointer": "/query/" + name.replace("~", "~0").replace("/", "~1"), "message": message}
+
+
+async def check_query_parameters(request: Request) -> None:
+    """An unknown query parameter is a 422, as an unknown body field is; so is a one-value
+    parameter given twice.
 
     Ignored, a misspelt filter (`?agency_id=2` for `?agency=2`) answers with the whole
-    catalogue, and a client syncing one agency would not know it got every other one too.
+    catalogue, and a client syncing one agency would not know it got every other one too. Of a
+    repeated one (`?status=active&status=withdrawn`) only the last value would count, where the
+    client may have meant either, or both.
     """
     route = request.scope.get("route")
     if not isinstance(route, APIRoute) or not request.url.query:
         return
-    allowed = _declared_query_names(route)
-    unknown = sorted({name for name in request.query_params if name not in allowed})
-    if not unknown:
+    declared = _declared_query(route)
+    given = request.query_params.multi_items()
+    unknown = sorted({name for name, _ in given if name not in declared and name != CACHE_BUSTER})
+    counts = Counter(name for name, _ in given)
+    repeated = sorted(name for name, n in counts.items() if n > 1 and declared.get(name) is False)
+    if not unknown and not repeated:
         return
-    takes = ", ".join(sorted(allowed - {CACHE_BUSTER}))
-    message = (
+    takes = ", ".join(sorted(declared))
+    unknown_message = (
         f"not a parameter of this endpoint, which takes: {takes}"
         if takes
         else "this endpoint takes no query parameters"
     )
-    raise InvalidInputError(
-        "the request is not valid",
-        details={
-            "errors": [
-                {
-                    "pointer": "/query/" + name.replace("~", "~0").replace("/", "~1"),
-                    "message": message,
-                }
-                for name in unknown[:10]
-            ]
-        },
-    )
+    found = [_query_error(name, unknown_message) for name in unknown[:10]]
+    found += [_query_error(name, "given more than once; it takes one value") for name in repeated]
+    raise InvalidInputError("the request is not valid", details={"errors": found})
 
 
 # Documents `Authorization: Bearer <key>` as the security scheme of every write; get_principal does

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -9,7 +11,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel, Field
 
 from app import errors
-from app.api.deps import CACHE_BUSTER, _declared_query_names
+from app.api.deps import CACHE_BUSTER, _declared_query_names, _takes_a_list
 
 PROBLEM = "application/problem+json"
 
@@ -103,6 +105,24 @@ class TestProblems:
         assert r.status_code == 422
         assert [e["pointer"] for e in r.json()["errors"]] == ["/query/a", "/query/b~1c~0"]
         assert r.json()["errors"][0]["message"] == "this endpoint takes no query parameters"
+
+    async def test_a_one_value_parameter_given_twice_is_422(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        # Only the last would count, where the client may have meant either, or both.
+        r = await client.get("/api/v1/items?status=active&status=withdrawn&limit=1")
+        assert r.status_code == 422
+        assert r.json()["errors"] == [
+            {"pointer": "/query/status", "message": "given more than once; it takes one value"}
+        ]
+        assert (await client.get("/api/v1/items?status=active&limit=1")).status_code == 200
+
+    def test_a_list_parameter_may_be_given_more_than_once(self) -> None:
+        # No route takes one yet; when one does, its repeats are its values, not an error.
+        assert _takes_a_list(list[str] | None)
+        assert _takes_a_list(Annotated[tuple[int, ...], "x"])
+        assert not _takes_a_list(str | None)
+        assert not _takes_a_list(int)
 
     async def test_the_cache_buster_is_let_through(self, client: httpx.AsyncClient) -> None:
         r = await client.get("/api/v1/items", params={"limit": "1", "_": "1733500000000"})

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter, Depends
 
-from app.api.deps import reject_unknown_query, require_reader
+from app.api.deps import check_query_parameters, require_reader
 from app.api.routes import (
     audit,
     changes,
@@ -19,10 +19,10 @@ from app.api.routes import (
 def api_router() -> APIRouter:
     """A fresh /api/v1 router (fresh, so that building several apps never duplicates routes)."""
     # Every /api/v1 route, read or write, honours POWERCAT_PUBLIC_READ and rejects bad keys, and
-    # then refuses query parameters it does not take.
+    # then refuses query parameters it does not take, or takes once.
     router = APIRouter(
         prefix="/api/v1",
-        dependencies=[Depends(require_reader), Depends(reject_unknown_query)],
+        dependencies=[Depends(require_reader), Depends(check_query_parameters)],
     )
     router.include_router(items.router)
     router.include_router(changes.router)
