@@ -27,7 +27,10 @@ DESCRIPTION = """\
 powercat keeps a standardized catalogue of government power items (权力事项 / 权责清单):
 each item with its local power code (地方权力编码), power type, exercising body, legal basis,
 responsibilities and accountability clauses. Reads are public; writes need an API key.
-Errors are RFC 9457 `application/problem+json` documents with a stable `code`.
+Errors are RFC 9457 `application/problem+json` documents with a stable `code`. A query
+parameter an operation does not list, or a parameter given twice, is a 422 (`_`, a
+cache-buster, is let through). Listings page by an opaque cursor and send `Link: <…>;
+rel="next"` while there is a next page.
 """
 
 
