@@ -29,8 +29,8 @@ each item with its local power code (地方权力编码), power type, exercising
 responsibilities and accountability clauses. Reads are public; writes need an API key.
 Errors are RFC 9457 `application/problem+json` documents with a stable `code`. A query
 parameter an operation does not list, or a parameter given twice, is a 422 (`_`, a
-cache-buster, is let through). Listings page by an opaque cursor and send `Link: <…>;
-rel="next"` while there is a next page.
+cache-buster, is let through; `Prefer: handling=lenient` has them ignored). Listings page by
+an opaque cursor and send `Link: <…>; rel="next"` while there is a next page.
 """
 
 

@@ -18,7 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.api.etags import tagged_version
-from app.api.problems import IF_MATCH_REQUIRED
+from app.api.problems import FIELD_NAME, IF_MATCH_REQUIRED
 from app.db.sqlite import write_transaction
 from app.errors import (
     ForbiddenError,
@@ -185,20 +185,31 @@ def _takes_a_list(annotation: Any) -> bool:
 
 
 def _query_error(name: str, message: str) -> dict[str, str]:
-    return {"pointer": "/query/" + name.replace("~", "~0").replace("/", "~1"), "message": message}
+    # A name shaped like ours is named (`agency_id`); any other is the client's own text and is
+    # not echoed, as a made-up body key is not (problems._input_location).
+    pointer = "/query/" + name if FIELD_NAME.match(name) else "/query"
+    return {"pointer": pointer, "message": message}
+
+
+# RFC 7240's preference for a server that may ignore what it cannot use.
+_LENIENT = re.compile(r"(^|[,;\s])handling\s*=\s*\"?lenient\"?\s*($|[,;])", re.IGNORECASE)
 
 
 async def check_query_parameters(request: Request) -> None:
     """An unknown query parameter is a 422, as an unknown body field is; so is a one-value
-    parameter given twice.
+    parameter given twice. `Prefer: handling=lenient` (RFC 7240) asks for both to be ignored.
 
     Ignored, a misspelt filter (`?agency_id=2` for `?agency=2`) answers with the whole
     catalogue, and a client syncing one agency would not know it got every other one too. Of a
     repeated one (`?status=active&status=withdrawn`) only the last value would count, where the
-    client may have meant either, or both.
+    client may have meant either, or both. It runs before the route's own key check and
+    parameter validation (router dependencies come first), so a request with an unknown
+    parameter learns of it before it learns of a missing key.
     """
     route = request.scope.get("route")
     if not isinstance(route, APIRoute) or not request.url.query:
+        return
+    if any(_LENIENT.search(value) for value in request.headers.getlist("prefer")):
         return
     declared = _declared_query(route)
     given = request.query_params.multi_items()
@@ -213,9 +224,10 @@ async def check_query_parameters(request: Request) -> None:
         if takes
         else "this endpoint takes no query parameters"
     )
-    found = [_query_error(name, unknown_message) for name in unknown[:10]]
+    found = [_query_error(name, unknown_message) for name in unknown]
     found += [_query_error(name, "given more than once; it takes one value") for name in repeated]
-    raise InvalidInputError("the request is not valid", details={"errors": found})
+    unique = list({(e["pointer"], e["message"]): e for e in found}.values())
+    raise InvalidInputError("the request is not valid", details={"errors": unique[:10]})
 
 
 # Documents `Authorization: Bearer <key>` as the security scheme of every write; get_principal does

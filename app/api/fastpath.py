@@ -49,6 +49,7 @@ from starlette.requests import Request
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.api.deps import CACHE_BUSTER
 from app.api.etags import IF_NONE_MATCH_MAX_LENGTH
 from app.api.responses import item_response
 from app.enums import KeyScope
@@ -138,6 +139,10 @@ class FastLookup:
             pairs = parse_qsl(query.decode("ascii"), keep_blank_values=True, strict_parsing=True)
         except (UnicodeDecodeError, ValueError):
             return None
+        # The cache-buster selects nothing (deps.CACHE_BUSTER): a jQuery lookup is a plain one.
+        pairs = [pair for pair in pairs if pair[0] != CACHE_BUSTER]
+        if not pairs:
+            return code, None, if_none_match, token
         if len(pairs) == 1 and pairs[0][0] == "sub_code" and _CODE.fullmatch(pairs[0][1]):
             return code, pairs[0][1], if_none_match, token
         return None

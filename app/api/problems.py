@@ -266,14 +266,14 @@ def _input_location(error: Mapping[str, Any], body: Any) -> tuple[int | str, ...
             node = node[part]
         elif not (last and isinstance(node, Mapping) and error.get("type") == "missing"):
             continue  # a union member's name, not a place in the body
-        if isinstance(part, str) and not _FIELD_NAME.match(part):
+        if isinstance(part, str) and not FIELD_NAME.match(part):
             break  # a key the client made up is not echoed: point at the object holding it
         kept.append(part)
     return tuple(kept)
 
 
 # What our schemas' field names look like; other keys (made up by a client) are never echoed.
-_FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$", re.ASCII)
+FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$", re.ASCII)
 
 
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")

@@ -77,7 +77,8 @@ async def create(
     """A new key and its token (the only time the token is ever seen), audited with `actor`.
 
     Raises:
-        InvalidInputError: an unknown agency, or agencies on a non-write key.
+        AgencyNotFoundError: an agency named does not exist.
+        InvalidInputError: a bad name, agencies on a non-write key, none on a write key.
     """
     if not name.strip() or len(name) > 200:
         raise InvalidInputError("a key needs a name of 1 to 200 characters")
@@ -85,7 +86,7 @@ async def create(
         raise InvalidInputError("only write keys are limited to agencies")
     if scope == KeyScope.WRITE and not agency_names:
         raise InvalidInputError("a write key needs at least one --agency (or use --scope admin)")
-    agencies = [await reference.agency_by_name(session, name) for name in agency_names]
+    agencies = [await reference.agency_by_name(session, agency) for agency in agency_names]
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     key = ApiKey(name=name, prefix=token[:12], key_hash=hash_token(token), scope=scope)
     session.add(key)

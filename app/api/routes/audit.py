@@ -27,7 +27,6 @@ _ENTRIES = TypeAdapter(list[AuditEntryRead])
     responses={
         **PROBLEM_RESPONSES,
         200: {"description": "A page of entries, newest first", "headers": NEXT_LINK_HEADER},
-        400: problem_doc("the cursor is not valid"),
         401: problem_doc("no valid API key"),
         403: problem_doc("not an admin key"),
     },

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from app.api.deps import SessionDep, SettingsDep
-from app.api.problems import PROBLEM_RESPONSES, problem_doc
+from app.api.problems import PROBLEM_RESPONSES
 from app.api.responses import next_link
 from app.schemas.changes import ChangePage
 from app.schemas.items import CURSOR_PATTERN
@@ -34,7 +34,6 @@ router = APIRouter(tags=["changes"])
                 }
             },
         },
-        400: problem_doc("the cursor is not valid"),
     },
 )
 async def list_changes(

@@ -131,7 +131,6 @@ def _reason(body_reason: str | None, actor: Actor) -> Actor:
     responses={
         **PROBLEM_RESPONSES,
         200: {"description": "A page of items", "headers": NEXT_LINK_HEADER},
-        400: problem_doc("the cursor is not valid"),
     },
 )
 async def list_items(

@@ -108,7 +108,6 @@ async def get_validation_run(
         **PROBLEM_RESPONSES,
         **RUN_NOT_FOUND,
         200: {"description": "A page of issues", "headers": NEXT_LINK_HEADER},
-        400: problem_doc("the cursor is not valid"),
     },
 )
 async def list_validation_issues(
