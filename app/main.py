@@ -136,8 +136,10 @@ def _install_middleware(app: FastAPI, settings: Settings) -> None:
                 "Content-Type",
                 "If-Match",
                 "If-None-Match",
+                "Prefer",
                 "X-Change-Reason",
                 "X-Request-ID",
             ],
-            expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID"],
+            # Link: a page's rel="next", the only way on through /audit.
+            expose_headers=["ETag", "Link", "Location", "Retry-After", "X-Request-ID"],
         )

@@ -83,6 +83,26 @@ class TestHeaders:
         other = await c.get("/api/v1/power-types", headers={"Origin": "https://evil.example"})
         assert "access-control-allow-origin" not in other.headers
 
+    async def test_a_portal_may_read_the_next_link_and_ask_for_leniency(
+        self, tuned: tuple[FastAPI, httpx.AsyncClient]
+    ) -> None:
+        # A browser hides every response header that is not exposed: without Link a portal
+        # could not follow a listing's rel="next".
+        _, c = tuned
+        portal = {"Origin": "https://portal.example.gov.cn"}
+        r = await c.get("/api/v1/power-types", headers=portal)
+        assert "link" in r.headers["access-control-expose-headers"].lower().split(", ")
+        r = await c.options(
+            "/api/v1/items",
+            headers={
+                **portal,
+                "Access-Control-Request-Method": "GET",
+                "Access-Control-Request-Headers": "prefer",
+            },
+        )
+        assert r.status_code == 200, r.text
+        assert "prefer" in r.headers["access-control-allow-headers"].lower()
+
     async def test_a_portal_may_ask_for_a_head_with_a_cached_etag(
         self, tuned: tuple[FastAPI, httpx.AsyncClient]
     ) -> None:
