@@ -33,9 +33,9 @@ def get(url: str) -> bytes | None:
 
 
 @contextlib.contextmanager
-def serving(env: dict[str, str], log: Path, *options: str) -> Iterator[str]:
+def serving(env: dict[str, str], log: Path, *options: str, ready: str = "/readyz") -> Iterator[str]:
     """`python -m app.cli serve` with `options` on a free port, its output in `log`; its base
-    URL once it answers /readyz. Stopped (SIGTERM, as an operator would) on the way out."""
+    URL once it answers `ready`. Stopped (SIGTERM, as an operator would) on the way out."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with log.open("wb") as out:
@@ -48,7 +48,7 @@ def serving(env: dict[str, str], log: Path, *options: str) -> Iterator[str]:
         )
     try:
         deadline = time.monotonic() + START_S
-        while get(f"{base}/readyz") is None:
+        while get(f"{base}{ready}") is None:
             if process.poll() is not None or time.monotonic() > deadline:
                 output = log.read_text(errors="replace")[-2000:]
                 raise AssertionError(f"powercat serve did not come up ({process.poll()}): {output}")
