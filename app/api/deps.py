@@ -18,6 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.api.etags import tagged_version
+from app.api.middleware import PREFERENCE_APPLIED
 from app.api.problems import FIELD_NAME, IF_MATCH_REQUIRED
 from app.db.sqlite import write_transaction
 from app.errors import (
@@ -209,14 +210,16 @@ async def check_query_parameters(request: Request) -> None:
     route = request.scope.get("route")
     if not isinstance(route, APIRoute) or not request.url.query:
         return
-    if any(_LENIENT.search(value) for value in request.headers.getlist("prefer")):
-        return
+    lenient = any(_LENIENT.search(value) for value in request.headers.getlist("prefer"))
     declared = _declared_query(route)
     given = request.query_params.multi_items()
     unknown = sorted({name for name, _ in given if name not in declared and name != CACHE_BUSTER})
     counts = Counter(name for name, _ in given)
     repeated = sorted(name for name, n in counts.items() if n > 1 and declared.get(name) is False)
     if not unknown and not repeated:
+        return
+    if lenient:
+        request.scope[PREFERENCE_APPLIED] = b"handling=lenient"
         return
     takes = ", ".join(sorted(declared))
     unknown_message = (

@@ -170,10 +170,12 @@ class EdgeMiddleware:
                 outcome.status = message["status"]
                 headers = message.get("headers", [])
                 present = {k.lower() for k, _ in headers}
-                message = {
-                    **message,
-                    "headers": [*headers, *((k, v) for k, v in extra if k not in present)],
-                }
+                added = [(k, v) for k, v in extra if k not in present]
+                if applied := scope.get(PREFERENCE_APPLIED):
+                    # RFC 7240: say which preference shaped the answer, and that a cache must
+                    # not give it to a request without it.
+                    added += [(b"preference-applied", applied), (b"vary", b"Prefer")]
+                message = {**message, "headers": [*headers, *added]}
             await send(message)
 
         if (
@@ -372,6 +374,9 @@ _BODILESS = frozenset({"GET", "HEAD", "OPTIONS"})
 # In the scope of a HEAD served as its GET: a route whose body costs much to make before its
 # first byte (an export) may leave it unmade, since nobody will read it.
 HEAD_REQUEST = "powercat.head"
+# Set in the scope by the app when a `Prefer` preference changed its answer (its value, bytes):
+# the edge then sends `Preference-Applied` and `Vary: Prefer`.
+PREFERENCE_APPLIED = "powercat.preference_applied"
 
 
 def _head(receive: Receive, send: Send) -> tuple[Receive, Send]:

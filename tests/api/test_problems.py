@@ -128,8 +128,16 @@ class TestProblems:
             r = await client.get(url, headers={"Prefer": prefer})
             assert r.status_code == 200, (prefer, r.text)
             assert r.json() == {"items": [], "next_cursor": None}
+            # RFC 7240: the answer says it was lenient, and a cache keeps it to lenient clients.
+            assert r.headers["preference-applied"] == "handling=lenient"
+            assert r.headers["vary"] == "Prefer"
         r = await client.get(url, headers={"Prefer": "handling=strict"})
         assert r.status_code == 422
+        # Nothing was ignored: no preference was applied.
+        plain = await client.get("/api/v1/items?limit=1", headers={"Prefer": "handling=lenient"})
+        assert plain.status_code == 200
+        assert "preference-applied" not in plain.headers
+        assert "vary" not in plain.headers
 
     async def test_a_one_value_parameter_given_twice_is_422(
         self, client: httpx.AsyncClient
