@@ -8,7 +8,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.errors import InvalidCursorError
 from app.models import AuditEntry
 from app.schemas.audit import AuditEntryRead
 from app.services import cursors
@@ -68,10 +67,8 @@ async def list_entries(
     """
     stmt = select(AuditEntry)
     if cursor:
-        values = cursors.decode(cursor, kind=AUDIT_CURSOR, secret=secret)
-        if len(values) != 1 or not isinstance(values[0], int) or isinstance(values[0], bool):
-            raise InvalidCursorError("the cursor is not valid")
-        stmt = stmt.where(AuditEntry.id < values[0])
+        [before] = cursors.decode_key(cursor, kind=AUDIT_CURSOR, secret=secret, length=1)
+        stmt = stmt.where(AuditEntry.id < before)
     if action:
         stmt = stmt.where(AuditEntry.action == action)
     if target_type:

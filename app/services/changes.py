@@ -26,7 +26,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.dialect import feed_horizon, feed_order, utf8_bytes
 from app.db.driver import DriverQuery
-from app.errors import InvalidCursorError
 from app.models import Agency, Change, Item, ItemRevision
 from app.models.types import JSONDoc
 from app.schemas.items import ItemRead
@@ -135,9 +134,7 @@ async def page_json(
     """
     after_key: list[int] | None = None
     if after:
-        after_key = cursors.decode(after, kind=FEED_CURSOR, secret=secret)
-        if len(after_key) != 2 or not all(isinstance(v, int) for v in after_key):
-            raise InvalidCursorError("the cursor is not valid")
+        after_key = cursors.decode_key(after, kind=FEED_CURSOR, secret=secret, length=2)
     params: dict[str, Any] = {"limit": limit + 1}
     if after_key is not None:
         params["after_txid"], params["after_id"] = after_key

@@ -47,3 +47,17 @@ def decode(cursor: str, *, kind: str, secret: str) -> list[Any]:
     if got_kind != kind or not isinstance(values, list):
         raise InvalidCursorError("the cursor belongs to another listing")
     return values
+
+
+def decode_key(cursor: str, *, kind: str, secret: str, length: int) -> list[int]:
+    """The `length` integers of a keyset cursor made by `encode` for the same `kind`.
+
+    Raises:
+        InvalidCursorError: as `decode`, or the cursor does not hold `length` integers.
+    """
+    values = decode(cursor, kind=kind, secret=secret)
+    if len(values) != length or not all(
+        isinstance(v, int) and not isinstance(v, bool) for v in values
+    ):
+        raise InvalidCursorError("the cursor is not valid")
+    return values

@@ -17,7 +17,6 @@ from app.enums import ChangeKind, ItemStatus
 from app.errors import (
     AmbiguousCodeError,
     ForbiddenError,
-    InvalidCursorError,
     InvalidInputError,
     ItemNotFoundError,
     ItemRevisionNotFoundError,
@@ -205,7 +204,7 @@ async def list_items(
         )
     stmt = _filtered(queries.item_select(), filters).order_by(Item.id)
     if cursor:
-        after = _cursor_key(cursor, kind=LIST_CURSOR, secret=secret, length=1)
+        after = cursors.decode_key(cursor, kind=LIST_CURSOR, secret=secret, length=1)
         stmt = stmt.where(Item.id > after[0])
     result = await session.execute(stmt.limit(limit + 1))
     rows = list(result.mappings())
@@ -214,13 +213,6 @@ async def list_items(
         rows = rows[:limit]
         next_cursor = cursors.encode([rows[-1]["id"]], kind=LIST_CURSOR, secret=secret)
     return Page[ItemRead](items=queries.to_read(rows), next_cursor=next_cursor)
-
-
-def _cursor_key(cursor: str, *, kind: str, secret: str, length: int) -> list[int]:
-    after = cursors.decode(cursor, kind=kind, secret=secret)
-    if len(after) != length or not all(isinstance(v, int) for v in after):
-        raise InvalidCursorError("the cursor is not valid")
-    return after
 
 
 async def _search_items(
@@ -237,7 +229,7 @@ async def _search_items(
     kind = f"{LIST_CURSOR}:q:{hashlib.sha256(term.encode()).hexdigest()[:16]}"
     after = None
     if cursor:
-        rank, after_id = _cursor_key(cursor, kind=kind, secret=secret, length=2)
+        rank, after_id = cursors.decode_key(cursor, kind=kind, secret=secret, length=2)
         after = (rank, after_id)
     # Several words: the lead word's search, filtered to the items that hold the others too.
     lead, others = search.words(term)

@@ -64,10 +64,7 @@ async def _resolve(
 ) -> tuple[int | None, int]:
     """(run to list, last issue id already listed)."""
     if cursor:
-        values = cursors.decode(cursor, kind=ISSUES_CURSOR, secret=secret)
-        if len(values) != 2 or not all(isinstance(v, int) for v in values):
-            raise InvalidCursorError("the cursor is not valid")
-        run_id, after = values
+        run_id, after = cursors.decode_key(cursor, kind=ISSUES_CURSOR, secret=secret, length=2)
         if filters.run_id is not None and filters.run_id != run_id:
             raise InvalidCursorError("the cursor belongs to another listing")
         return run_id, after
