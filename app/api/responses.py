@@ -13,11 +13,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 import orjson
-from fastapi import Request, Response
+from fastapi import Query, Request, Response
 from pydantic import BaseModel
 
 from app.api.etags import code_etag, item_etag, not_modified
-from app.schemas.items import ItemRead
+from app.schemas.items import CURSOR_PATTERN, ItemRead
+from app.services.cursors import MAX_CURSOR_LENGTH
 
 # The Link header of a paginated listing, for its OpenAPI `responses` entry.
 NEXT_LINK_HEADER = {
@@ -27,6 +28,12 @@ NEXT_LINK_HEADER = {
         "schema": {"type": "string"},
     }
 }
+
+
+def cursor_query(description: str) -> Any:
+    """The query parameter that takes a listing's cursor back: opaque, and refused as invalid
+    (400) when it is too long or holds characters no cursor has (problems.CURSOR_PARAMETERS)."""
+    return Query(max_length=MAX_CURSOR_LENGTH, pattern=CURSOR_PATTERN, description=description)
 
 
 def next_link(request: Request, cursor: str | None, *, parameter: str = "cursor") -> dict[str, str]:

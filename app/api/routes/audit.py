@@ -9,10 +9,9 @@ from pydantic import TypeAdapter
 
 from app.api.deps import AdminReaderDep, SessionDep, SettingsDep
 from app.api.problems import PROBLEM_RESPONSES, problem_doc
-from app.api.responses import NEXT_LINK_HEADER, next_link
+from app.api.responses import NEXT_LINK_HEADER, cursor_query, next_link
 from app.schemas.audit import AuditEntryRead
 from app.schemas.base import NO_NUL_PATTERN, Rfc3339DateTime
-from app.schemas.items import CURSOR_PATTERN
 from app.services import audit
 
 router = APIRouter(tags=["audit"])
@@ -64,12 +63,7 @@ async def list_audit_entries(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="page size")] = 100,
     cursor: Annotated[
-        str | None,
-        Query(
-            max_length=512,
-            pattern=CURSOR_PATTERN,
-            description='from the previous page\'s Link rel="next"; the same filters',
-        ),
+        str | None, cursor_query('from the previous page\'s Link rel="next"; the same filters')
     ] = None,
 ) -> Response:
     """Who changed what, when and why, newest first.

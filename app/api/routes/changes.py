@@ -8,9 +8,8 @@ from fastapi import APIRouter, Query, Request, Response
 
 from app.api.deps import SessionDep, SettingsDep
 from app.api.problems import PROBLEM_RESPONSES
-from app.api.responses import next_link
+from app.api.responses import cursor_query, next_link
 from app.schemas.changes import ChangePage
-from app.schemas.items import CURSOR_PATTERN
 from app.services import changes
 
 router = APIRouter(tags=["changes"])
@@ -40,12 +39,7 @@ async def list_changes(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    after: Annotated[
-        str | None,
-        Query(
-            max_length=512, pattern=CURSOR_PATTERN, description="next_cursor of the previous call"
-        ),
-    ] = None,
+    after: Annotated[str | None, cursor_query("next_cursor of the previous call")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Response:
     """Creates, updates, withdrawals and restores in order, each with the item's new state.

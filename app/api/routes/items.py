@@ -11,14 +11,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.api.deps import ActorDep, IfMatchDep, ReadSessionDep, SessionDep, SettingsDep
 from app.api.etags import IF_NONE_MATCH_MAX_LENGTH, item_etag
 from app.api.problems import PROBLEM_RESPONSES, WRITE_PROBLEM_RESPONSES, problem_doc
-from app.api.responses import NEXT_LINK_HEADER, item_response, model_response, next_link
+from app.api.responses import (
+    NEXT_LINK_HEADER,
+    cursor_query,
+    item_response,
+    model_response,
+    next_link,
+)
 from app.db.sqlite import write_transaction
 from app.enums import ItemStatus
 from app.schemas.base import NO_NUL_PATTERN, Rfc3339DateTime
 from app.schemas.common import Page
 from app.schemas.items import (
     CODE_LOOKUP_PATTERN,
-    CURSOR_PATTERN,
     ItemCreate,
     ItemDiff,
     ItemFilter,
@@ -173,14 +178,7 @@ async def list_items(
         ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="page size")] = 100,
-    cursor: Annotated[
-        str | None,
-        Query(
-            max_length=512,
-            pattern=CURSOR_PATTERN,
-            description="next_cursor of the previous page",
-        ),
-    ] = None,
+    cursor: Annotated[str | None, cursor_query("next_cursor of the previous page")] = None,
 ) -> Response:
     """Items in id order, filtered; follow `next_cursor` for the next page."""
     filters = ItemFilter(

@@ -8,10 +8,9 @@ from fastapi import APIRouter, Path, Query, Request, Response
 
 from app.api.deps import AdminDep, SessionDep, SettingsDep
 from app.api.problems import PROBLEM_RESPONSES, WRITE_PROBLEM_RESPONSES, problem_doc
-from app.api.responses import NEXT_LINK_HEADER, model_response, next_link
+from app.api.responses import NEXT_LINK_HEADER, cursor_query, model_response, next_link
 from app.db.sqlite import write_transaction
 from app.schemas.common import Page
-from app.schemas.items import CURSOR_PATTERN
 from app.schemas.validation import (
     RULE_PATTERN,
     SeverityLiteral,
@@ -127,12 +126,7 @@ async def list_validation_issues(
         str | None, Query(pattern=r"^[0-9a-f]{64}$", description="one problem across runs")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="page size")] = 100,
-    cursor: Annotated[
-        str | None,
-        Query(
-            max_length=512, pattern=CURSOR_PATTERN, description="next_cursor of the previous page"
-        ),
-    ] = None,
+    cursor: Annotated[str | None, cursor_query("next_cursor of the previous page")] = None,
 ) -> Response:
     """Issues of a stored run (default: the newest run covering the filters), errors first."""
     filters = ValidationIssueFilter(
