@@ -156,11 +156,6 @@ CACHE_BUSTER = "_"
 _declared_queries: dict[Callable[..., Any], dict[str, bool]] = {}
 
 
-def _declared_query_names(route: APIRoute) -> frozenset[str]:
-    """The query parameters `route` reads, its dependencies' included, and the cache-buster."""
-    return frozenset(_declared_query(route)) | {CACHE_BUSTER}
-
-
 def _declared_query(route: APIRoute) -> dict[str, bool]:
     """Each query parameter `route` reads, its dependencies' included, and whether it takes a
     list of values (computed once a route)."""
@@ -208,9 +203,8 @@ async def check_query_parameters(request: Request) -> None:
     parameter learns of it before it learns of a missing key.
     """
     route = request.scope.get("route")
-    if not isinstance(route, APIRoute) or not request.url.query:
+    if not isinstance(route, APIRoute) or not request.scope["query_string"]:
         return
-    lenient = any(_LENIENT.search(value) for value in request.headers.getlist("prefer"))
     declared = _declared_query(route)
     given = request.query_params.multi_items()
     unknown = sorted({name for name, _ in given if name not in declared and name != CACHE_BUSTER})
@@ -218,7 +212,7 @@ async def check_query_parameters(request: Request) -> None:
     repeated = sorted(name for name, n in counts.items() if n > 1 and declared.get(name) is False)
     if not unknown and not repeated:
         return
-    if lenient:
+    if any(_LENIENT.search(value) for value in request.headers.getlist("prefer")):
         request.scope[PREFERENCE_APPLIED] = b"handling=lenient"
         return
     takes = ", ".join(sorted(declared))

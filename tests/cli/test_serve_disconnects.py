@@ -31,6 +31,18 @@ pytestmark = pytest.mark.sqlite
 ABORTS = 40
 
 
+def _seeded(tmp_path: Path) -> dict[str, str]:
+    """The environment of a server over both seed lists in a SQLite file, logging warnings."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'serve.db'}"
+    migrations.upgrade(url)
+    asyncio.run(seed_committed(url, MINQIN, DUNHUANG))
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("POWERCAT_")},
+        "POWERCAT_DATABASE_URL": url,
+        "POWERCAT_LOG_LEVEL": "WARNING",
+    }
+
+
 def _abort_download(host: str, port: int, path: str) -> None:
     """Ask for `path`, read the first bytes of the answer, and hang up."""
     with socket.create_connection((host, port), timeout=5) as connection:
@@ -40,14 +52,7 @@ def _abort_download(host: str, port: int, path: str) -> None:
 
 @pytest.mark.parametrize("fmt", ["csv", "json", "ndjson"])
 def test_downloads_abandoned_halfway_leave_nothing_in_the_log(tmp_path: Path, fmt: str) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'serve.db'}"
-    migrations.upgrade(url)
-    asyncio.run(seed_committed(url, MINQIN, DUNHUANG))
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("POWERCAT_")},
-        "POWERCAT_DATABASE_URL": url,
-        "POWERCAT_LOG_LEVEL": "WARNING",
-    }
+    env = _seeded(tmp_path)
     log = tmp_path / "server.log"
     with serving(env, log) as base:
         parts = urlsplit(base)
@@ -68,15 +73,7 @@ def test_requests_stopped_at_the_time_limit_leave_only_their_warning_in_the_log(
 ) -> None:
     # The edge cancels a request past POWERCAT_REQUEST_TIMEOUT_S inside whatever it awaits:
     # here aiosqlite's queries, as the aborted downloads' were.
-    url = f"sqlite+aiosqlite:///{tmp_path / 'serve.db'}"
-    migrations.upgrade(url)
-    asyncio.run(seed_committed(url, MINQIN, DUNHUANG))
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("POWERCAT_")},
-        "POWERCAT_DATABASE_URL": url,
-        "POWERCAT_LOG_LEVEL": "WARNING",
-        "POWERCAT_REQUEST_TIMEOUT_S": "0.005",
-    }
+    env = {**_seeded(tmp_path), "POWERCAT_REQUEST_TIMEOUT_S": "0.005"}
     log = tmp_path / "server.log"
     search = "/api/v1/items?limit=1000&q=" + quote("医疗")
     statuses: list[int] = []
