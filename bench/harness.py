@@ -207,6 +207,28 @@ async def indexed_load_baseline(url: str, rows: list[tuple[Any, ...]]) -> float 
     return await _copy_rate(url, rows, indexes=[*trigrams, chars])
 
 
+READ_SAMPLE_ROWS = 100_000  # enough for a steady rate; reading does not depend on the catalogue
+
+
+async def read_rate(paths: Sequence[Path], limit: int = READ_SAMPLE_ROWS) -> float:
+    """Rows/s of the importer's reading alone, in this process, with no database: parsing each
+    file and cleaning and checking every row (`imports.read`, what `powercat import` does before
+    it writes). No import on one core can write faster than it reads, so beside the bare `COPY`
+    this is a ceiling on the import's ratio that no change to the writes can lift."""
+    rows, elapsed = 0, 0.0
+    for path in paths:
+        request = imports.ImportRequest(
+            file_name=path.name, data=path.read_bytes(), format="ndjson"
+        )
+        started = time.perf_counter()
+        read_file = await imports.read(request)
+        elapsed += time.perf_counter() - started
+        rows += len(read_file.prepared.items)
+        if rows >= limit:
+            break
+    return rows / elapsed
+
+
 async def run_import(url: str, paths: Sequence[Path], jobs: int = 1) -> float:
     """Seconds to import every file, each in its own transaction, as `powercat import --jobs`
     does: with one job one file after another, with more files of different agencies at once."""
@@ -1044,12 +1066,16 @@ async def import_figures(
 ) -> list[Figure]:
     """The import's rows/s next to a bare bulk load of the same rows into the same database
     (the target's baseline), and on PostgreSQL next to `COPY` of them into a table carrying
-    item's search indexes: no target, the floor any writer of these rows pays for search."""
+    item's search indexes: no target, the floor any writer of these rows pays for search.
+    Beside them, with no target either, the importer's reading alone against the same bare
+    load: the most an import could reach if writing cost nothing."""
     rows = bare_rows(paths)
     baseline = await bulk_load_baseline(url, rows)
     indexed = await indexed_load_baseline(url, rows)
     del rows
+    reading = await read_rate(paths)
     rate = size / seconds
+    cores = os.cpu_count() or 1
     figures = [
         Figure(
             "import (rows/s)", backend, size, "rows/s", rate, baseline,
@@ -1066,6 +1092,15 @@ async def import_figures(
                 notes={"jobs": jobs},
             )
         )  # fmt: skip
+    figures.append(
+        Figure(
+            "import's reading alone, no database, one process (rows/s)", backend, size, "rows/s",
+            reading, baseline, figures[0].baseline_name,
+            # Every core reading at this rate, and none left for the database: the import's
+            # ratio cannot pass this on this machine.
+            notes={"cores": cores, "all_cores_ratio": reading * cores / baseline},
+        )
+    )  # fmt: skip
     return figures
 
 

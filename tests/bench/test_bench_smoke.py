@@ -21,6 +21,7 @@ from tests.dbutil import TEST_URL_ENV
 ROOT = Path(__file__).resolve().parents[2]
 EXPECTED_PATHS = {
     "import (rows/s)",
+    "import's reading alone, no database, one process (rows/s)",
     "validation run (full catalogue)",
     "lookup by code (HTTP, 1 worker)",
     "lookup by code with a read key (HTTP, 1 worker)",

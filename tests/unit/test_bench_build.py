@@ -36,8 +36,15 @@ def test_a_run_without_the_import_path_builds_the_catalogue_but_measures_no_impo
 
 def test_a_run_with_the_import_path_measures_it_next_to_its_baseline(tmp_path: Path) -> None:
     figures = asyncio.run(run_one("sqlite", 400, _config(tmp_path, ("import",))))
-    [figure] = figures
+    figure, reading = figures
     assert figure.path == "import (rows/s)"
     assert figure.value > 0
     assert figure.baseline is not None
     assert figure.baseline > 0
+    # Beside it, the importer's reading alone against the same bare load: its ceiling.
+    assert reading.path == "import's reading alone, no database, one process (rows/s)"
+    assert reading.value > figure.value
+    assert reading.baseline == figure.baseline
+    assert reading.notes["all_cores_ratio"] == pytest.approx(
+        reading.value * reading.notes["cores"] / figure.baseline
+    )
