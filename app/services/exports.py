@@ -23,10 +23,9 @@ import anyio.to_thread
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
-from app.errors import AgencyNotFoundError
-from app.models import Agency, Item, ReleaseItem
+from app.models import Item, ReleaseItem
 from app.schemas.items import ItemRead
-from app.services import queries, releases
+from app.services import queries, reference, releases
 from app.services.importers.structured import FLAT_COLUMNS
 
 ExportFormat = Literal["csv", "xlsx", "json", "ndjson"]
@@ -83,8 +82,8 @@ async def _scope(session: AsyncSession, request: ExportRequest) -> _Scope:
     release_id = None
     if request.release is not None:
         release_id = await releases.get_id(session, name=request.release)
-    if request.agency_id is not None and await session.get(Agency, request.agency_id) is None:
-        raise AgencyNotFoundError(f"agency {request.agency_id} does not exist")
+    if request.agency_id is not None:
+        await reference.require_agency(session, request.agency_id)
     return _Scope(release_id, request.agency_id)
 
 

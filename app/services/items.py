@@ -36,7 +36,7 @@ from app.schemas.items import (
     ItemRevisionRead,
     ItemUpdate,
 )
-from app.services import audit, cursors, power_types, queries, revisions, search
+from app.services import audit, cursors, power_types, queries, reference, revisions, search
 from app.services.citations import extract_citations
 from app.services.revisions import Actor
 from app.services.text import clean_text, normalize_code, normalize_label
@@ -196,12 +196,27 @@ async def list_items(
     Raises:
         InvalidCursorError: the cursor is not one this service made for this listing.
         InvalidInputError: the search term is too long or holds NUL.
+        AgencyNotFoundError: the agency filter names no agency.
     """
     term = search.normalize_term(filters.q)
     if term is not None:
-        return await _search_items(
+        page = await _search_items(
             session, filters=filters, term=term, limit=limit, cursor=cursor, secret=secret
         )
+    else:
+        page = await _listed_items(
+            session, filters=filters, limit=limit, cursor=cursor, secret=secret
+        )
+    if not page.items and filters.agency is not None:
+        # Not "this agency has no such items" when there is no such agency: a 404, as exports.
+        await reference.require_agency(session, filters.agency)
+    return page
+
+
+async def _listed_items(
+    session: AsyncSession, *, filters: ItemFilter, limit: int, cursor: str | None, secret: str
+) -> Page[ItemRead]:
+    """One page of items in id order."""
     stmt = _filtered(queries.item_select(), filters).order_by(Item.id)
     if cursor:
         after = cursors.decode_key(cursor, kind=LIST_CURSOR, secret=secret, length=1)

@@ -48,6 +48,20 @@ async def agency_by_name(session: AsyncSession, name: str) -> Agency:
     return agency
 
 
+async def require_agency(session: AsyncSession, agency_id: int) -> None:
+    """Refuse an agency id that names no agency, where a request scopes or filters by one.
+
+    A listing filtered by an unknown agency would otherwise answer with an empty page, which a
+    client cannot tell from an agency without items. Agencies are never deleted, so an id that
+    once named one still does.
+
+    Raises:
+        AgencyNotFoundError: no agency has that id.
+    """
+    if await session.scalar(select(Agency.id).where(Agency.id == agency_id)) is None:
+        raise AgencyNotFoundError(f"agency {agency_id} does not exist")
+
+
 async def list_power_types(session: AsyncSession) -> list[PowerTypeRead]:
     rows = (await session.scalars(select(PowerType).order_by(PowerType.code))).all()
     return [PowerTypeRead.model_validate(r, from_attributes=True) for r in rows]

@@ -185,6 +185,30 @@ class TestReads:
         r = await client.get("/api/v1/items", params={"local_code": SHARED_CODE})
         assert len(r.json()["items"]) == 3
 
+    @pytest.mark.parametrize("q", [None, "医疗保障基金", "不在任何事项里的词"])
+    async def test_an_unknown_agency_is_a_404_not_an_empty_page(
+        self, client: httpx.AsyncClient, q: str | None
+    ) -> None:
+        # An empty page would read as "this agency has no such items": a client syncing a
+        # mistyped agency id would conclude it had none, and keep concluding it.
+        params: dict[str, str | int] = {"agency": 999_999, **({"q": q} if q else {})}
+        r = await client.get("/api/v1/items", params=params)
+        assert r.status_code == 404, r.text
+        assert r.headers["content-type"] == PROBLEM
+        assert r.json()["code"] == "agency.not_found"
+        assert r.json()["detail"] == "agency 999999 does not exist"
+
+    async def test_an_agency_without_matching_items_is_an_empty_page(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        minqin = await _agency_id(client)
+        for params in ({"status": "withdrawn"}, {"q": "不在任何事项里的词"}):
+            r = await client.get("/api/v1/items", params={"agency": minqin, **params})
+            assert r.status_code == 200, r.text
+            assert r.json() == {"items": [], "next_cursor": None}
+        r = await client.get("/api/v1/items", params={"agency": minqin})
+        assert len(r.json()["items"]) == 9
+
     @pytest.mark.parametrize("cursor", ["garbage", "eyJ4IjoxfQ", "A" * 100])
     async def test_tampered_cursor_is_400(self, client: httpx.AsyncClient, cursor: str) -> None:
         r = await client.get("/api/v1/items", params={"cursor": cursor})

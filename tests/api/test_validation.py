@@ -242,6 +242,16 @@ class TestIssues:
             "type.nonstandard_label",
         ]
 
+    async def test_an_item_without_issues_is_an_empty_page_an_unknown_one_a_404(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        clean = await _item(session, "民勤县医疗保障局", 1)  # the list's issue is items 4–6
+        assert await _all_pages(client, {"item_id": clean.id}) == []
+        r = await client.get(ISSUES, params={"item_id": 999_999})
+        assert r.status_code == 404, r.text
+        assert r.json()["code"] == "item.not_found"
+        assert r.json()["detail"] == "item 999999 does not exist"
+
     async def test_fingerprint_filter_finds_one_problem(self, client: httpx.AsyncClient) -> None:
         first = (await client.get(ISSUES, params={"limit": 1})).json()["items"][0]
         found = await _all_pages(client, {"fingerprint": first["fingerprint"]})
@@ -332,11 +342,32 @@ class TestCrossAgency:
             assert [[i["agency"] for i in f["items"]] for f in found] == [
                 ["甲县医疗保障局", "乙县医疗保障局"]
             ]
-        assert await _all_pages(client, {"agency": 999_999}) == []
+        # An agency without issues gets an empty page; one that does not exist a 404.
+        third = Agency(name="丙县医疗保障局")
+        session.add(third)
+        await session.flush()
+        assert await _all_pages(client, {"agency": third.id}) == []
+        r = await client.get(ISSUES, params={"agency": 999_999})
+        assert r.status_code == 404, r.text
+        assert r.json()["code"] == "agency.not_found"
 
 
 class TestRefusals:
     """Bad requests need no catalogue: they are refused before anything is read."""
+
+    @pytest.mark.parametrize(
+        ("params", "code"),
+        [({"agency": 999_999}, "agency.not_found"), ({"item_id": 999_999}, "item.not_found")],
+    )
+    async def test_an_unknown_agency_or_item_is_a_404_before_any_run(
+        self, client: httpx.AsyncClient, params: dict[str, int], code: str
+    ) -> None:
+        # No run yet: the page would be empty for any filter. The filter still has to name
+        # something that exists, as it must once runs exist (TestIssues, TestCrossAgency).
+        r = await client.get(ISSUES, params=params)
+        assert r.status_code == 404, r.text
+        assert r.headers["content-type"] == PROBLEM
+        assert r.json()["code"] == code
 
     async def test_unknown_run_is_404_problem(self, client: httpx.AsyncClient) -> None:
         r = await client.get(f"{RUNS}/999999")

@@ -135,6 +135,10 @@ def _reason(body_reason: str | None, actor: Actor) -> Actor:
     summary="List items",
     responses={
         **PROBLEM_RESPONSES,
+        404: problem_doc(
+            "The page is empty and no agency has the id `agency` (not an empty page: an agency "
+            "without matching items gets one)"
+        ),
         200: {"description": "A page of items", "headers": NEXT_LINK_HEADER},
     },
 )

@@ -105,7 +105,11 @@ async def get_validation_run(
     summary="List validation issues",
     responses={
         **PROBLEM_RESPONSES,
-        **RUN_NOT_FOUND,
+        404: problem_doc(
+            "No validation run has `run_id`; or the page is empty and no agency has the id "
+            "`agency`, or no item the id `item_id` (not an empty page: an agency or item "
+            "without issues gets one)"
+        ),
         200: {"description": "A page of issues", "headers": NEXT_LINK_HEADER},
     },
 )

@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.dialect import json_array_contains
 from app.enums import Severity
-from app.errors import InvalidCursorError, ValidationRunNotFoundError
-from app.models import Agency, ValidationIssue, ValidationRun
+from app.errors import InvalidCursorError, ItemNotFoundError, ValidationRunNotFoundError
+from app.models import Agency, Item, ValidationIssue, ValidationRun
 from app.schemas.common import Page
 from app.schemas.validation import (
     StoredValidationIssueRead,
@@ -21,7 +21,7 @@ from app.schemas.validation import (
     ValidationRunAgencyRef,
     ValidationRunRead,
 )
-from app.services import cursors
+from app.services import cursors, reference
 from app.services.validation import rules
 
 ISSUES_CURSOR = "validation_issues"
@@ -85,10 +85,13 @@ async def list_issues(
 
     Raises:
         ValidationRunNotFoundError: `run_id` names no run.
+        AgencyNotFoundError, ItemNotFoundError: the page is empty and `agency` or `item_id`
+            names none.
         InvalidCursorError: the cursor is not one this listing made.
     """
     run_id, after = await _resolve(session, filters, cursor, secret)
     if run_id is None:
+        await _require_filtered(session, filters)
         return Page[StoredValidationIssueRead](items=[], next_cursor=None)
     dialect = session.get_bind().dialect.name
     stmt = select(ValidationIssue).where(
@@ -115,6 +118,8 @@ async def list_issues(
     if filters.item_id is not None:
         stmt = stmt.where(json_array_contains(dialect, ValidationIssue.item_ids, filters.item_id))
     found = list((await session.scalars(stmt.order_by(ValidationIssue.id).limit(limit + 1))).all())
+    if not found:
+        await _require_filtered(session, filters)
     next_cursor = None
     if len(found) > limit:
         found = found[:limit]
@@ -124,6 +129,17 @@ async def list_issues(
         items=[_issue_read(i, *first_seen[i.fingerprint]) for i in found],
         next_cursor=next_cursor,
     )
+
+
+async def _require_filtered(session: AsyncSession, filters: ValidationIssueFilter) -> None:
+    """An empty page filtered by an agency or item that does not exist is a 404, not "no issues"
+    (a run, too, is a 404 when it does not exist)."""
+    if filters.agency is not None:
+        await reference.require_agency(session, filters.agency)
+    if filters.item_id is not None:
+        found = await session.scalar(select(Item.id).where(Item.id == filters.item_id))
+        if found is None:
+            raise ItemNotFoundError(f"item {filters.item_id} does not exist")
 
 
 async def _first_seen(
